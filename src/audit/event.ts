@@ -1,0 +1,53 @@
+// The shape of an audit event: who did what, on whose authority, with what outcome and why.
+// The Merkle-tree log will sit behind the same `AuditSink` interface.
+
+import type { Kysely } from 'kysely';
+import type { Database } from '../store/index.js';
+
+
+export type AuditEventType =
+  | 'sponsor.created'
+  | 'sponsor.disabled'
+  | 'sponsor.enabled'
+  | 'blueprint.created'
+  | 'blueprint.updated'
+  | 'blueprint.retired'
+  | 'agent.created'
+  | 'agent.suspended'
+  | 'agent.resumed'
+  | 'agent.retired'
+  | 'grant.requested'
+  | 'grant.approved'
+  | 'grant.denied'
+  | 'grant.revoked'
+  | 'key.created'
+  | 'key.rotated'
+  | 'token.issued'
+  | 'token.exchanged'
+  | 'token.refused'
+  | 'request.refused';
+
+export interface AuditEvent {
+  type: AuditEventType;
+  outcome: 'success' | 'refused';
+  /** Who acted: an agent id, `sponsor:<id>`, or `operator` for the local CLI. */
+  actor: string | null;
+  /** What it acted on: an agent id, a blueprint name, a grant id... */
+  subject: string | null;
+  /** The accountable human behind the actor, when there is one. */
+  sponsor: string | null;
+  /** On whose authority: the delegation chain (outermost first) or the approving sponsor. */
+  authority: readonly string[];
+  reason: string | null;
+  details: Record<string, unknown>;
+  /** Milliseconds since the epoch; the sink stamps it when absent. */
+  at?: number;
+}
+
+export interface AuditSink {
+  /**
+   * Resolves once the event is durable; a rejection means the action must not proceed. With `tx`,
+   * the event commits or rolls back together with the change it describes.
+   */
+  record(event: AuditEvent, tx?: Kysely<Database>): Promise<void>;
+}

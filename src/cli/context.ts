@@ -1,0 +1,73 @@
+// Opening a data directory: configuration, store, audit sink, registry and service keys, created
+// on first use. Every command goes through here so they all agree on where things live.
+
+import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TableAuditSink, type AuditSink } from '../audit/index.js';
+import { CONFIG_FILE, DEFAULT_CONFIG_YAML, loadConfig, type WardenConfig } from '../config/index.js';
+import { WardenError, q } from '../errors.js';
+import { createSigningKey } from '../identity/keys.js';
+import { Registry } from '../identity/registry.js';
+import { openSqliteStore, type Store } from '../store/index.js';
+
+export interface Warden {
+  dataDir: string;
+  config: WardenConfig;
+  store: Store;
+  audit: AuditSink;
+  registry: Registry;
+  close(): Promise<void>;
+}
+
+export interface InitResult {
+  dataDir: string;
+  createdConfig: boolean;
+  createdKey: string | null;
+}
+
+/** Create the data directory, `warden.yaml` and the first signing key; leaves existing ones alone. */
+export async function initDataDir(dataDir: string): Promise<InitResult> {
+  if (existsSync(dataDir) && !statSync(dataDir).isDirectory()) {
+    throw new WardenError('data_dir_invalid', `data directory ${q(dataDir)} exists and is not a directory`);
+  }
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
+  const configFile = join(dataDir, CONFIG_FILE);
+  let createdConfig = false;
+  if (!existsSync(configFile)) {
+    writeFileSync(configFile, DEFAULT_CONFIG_YAML, { mode: 0o600 });
+    createdConfig = true;
+  }
+  const config = loadConfig(dataDir);
+  const store = await openSqliteStore(join(dataDir, config.store.path));
+  try {
+    const audit = new TableAuditSink(store);
+    const existing = await store.db.selectFrom('signing_keys').select('kid').where('retired_at', 'is', null).executeTakeFirst();
+    const createdKey = existing ? null : await createSigningKey(store, dataDir, audit);
+    return { dataDir, createdConfig, createdKey };
+  } finally {
+    await store.close();
+  }
+}
+
+/** Open an initialised data directory. Refuses, with the fix in the message, when it is not. */
+export async function openWarden(dataDir: string): Promise<Warden> {
+  if (!existsSync(join(dataDir, CONFIG_FILE))) {
+    throw new WardenError('config_not_found', `${q(dataDir)} is not a Warden data directory: run \`warden init\` first`);
+  }
+  const config = loadConfig(dataDir);
+  const store = await openSqliteStore(join(dataDir, config.store.path));
+  const audit = new TableAuditSink(store);
+  const registry = new Registry(store, audit, {
+    trustDomain: config.trustDomain,
+    agentLifetimeDays: config.registry.agentLifetimeDays,
+  });
+  return {
+    dataDir,
+    config,
+    store,
+    audit,
+    registry,
+    close: () => store.close(),
+  };
+}

@@ -1,0 +1,3 @@
+// `warden keys`: placeholder until key rotation lands.
+import type { Command } from 'commander';
+export function registerKeys(_program: Command): void {}

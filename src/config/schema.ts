@@ -1,0 +1,99 @@
+// The schema of `warden.yaml`. Strict at every level: an unknown key is a typo or an attack, and
+// either way it must not be silently ignored.
+
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+
+export const ConfigSchema = z
+  .object({
+    trustDomain: z
+      .string()
+      .regex(/^[a-z0-9]([a-z0-9.-]{0,253}[a-z0-9])?$/, 'must be a lowercase DNS-style name')
+      .default('warden.local'),
+    server: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: port.default(8787),
+        publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+      })
+      .strict()
+      .prefault({}),
+    tokens: z
+      .object({
+        audience: z.array(z.string().min(1)).min(1).optional(),
+        leewaySeconds: z.number().int().min(0).max(120).default(30),
+        maxTokenBytes: z.number().int().min(1024).max(65536).default(8192),
+      })
+      .strict()
+      .prefault({}),
+    dpop: z
+      .object({
+        iatWindowSeconds: z.number().int().min(5).max(600).default(60),
+        requireNonce: z.boolean().default(false),
+        replayCacheSize: z.number().int().min(1000).max(10_000_000).default(200_000),
+        algorithms: z.array(z.enum(['ES256', 'EdDSA'])).min(1).default(['ES256', 'EdDSA']),
+      })
+      .strict()
+      .prefault({}),
+    registry: z
+      .object({
+        agentLifetimeDays: z.number().int().min(1).max(3650).default(90),
+        revocationPollMs: z.number().int().min(50).max(1000).default(200),
+      })
+      .strict()
+      .prefault({}),
+    store: z
+      .object({
+        driver: z.literal('sqlite').default('sqlite'),
+        path: z.string().min(1).default('warden.db'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type WardenConfig = z.infer<typeof ConfigSchema>;
+
+/** The commented file `warden init` writes; every value shown is the default. */
+export const DEFAULT_CONFIG_YAML = `# Warden configuration. Every value below is the default; remove or change what you need.
+# Unknown keys are refused, so a typo never silently falls back to a default.
+
+# SPIFFE trust domain: agent ids are spiffe://<trustDomain>/agent/<blueprint>/<name>
+trustDomain: warden.local
+
+server:
+  # Loopback by default; expose deliberately.
+  host: 127.0.0.1
+  port: 8787
+  # The issuer URL clients use (behind a proxy, set it to the external URL).
+  # publicUrl: https://warden.example.com
+
+tokens:
+  # Audiences of issued access tokens; default: <issuer>/mcp (the gateway).
+  # audience: [https://warden.example.com/mcp]
+  # Clock skew tolerated on exp, nbf and iat (seconds, at most 120).
+  leewaySeconds: 30
+  # Tokens larger than this are refused before any parsing.
+  maxTokenBytes: 8192
+
+dpop:
+  # A DPoP proof's iat must be within this many seconds of now.
+  iatWindowSeconds: 60
+  # Require server-issued nonces (DPoP-Nonce) on every proof.
+  requireNonce: false
+  # Remembered proof ids; when full, new proofs are refused rather than replays risked.
+  replayCacheSize: 200000
+  algorithms: [ES256, EdDSA]
+
+registry:
+  # Default lifetime of a new agent identity.
+  agentLifetimeDays: 90
+  # How often the server picks up suspensions and revocations made elsewhere (ms, at most 1000).
+  revocationPollMs: 200
+
+store:
+  driver: sqlite
+  # Relative to the data directory.
+  path: warden.db
+`;

@@ -1,0 +1,99 @@
+// Row types of Warden's tables, shared by every dialect. Times are integer milliseconds since the
+// epoch; lists and objects are JSON text so SQLite and PostgreSQL store them the same way.
+
+import type { Generated } from 'kysely';
+
+export interface SponsorRow {
+  id: string;
+  name: string;
+  status: 'active' | 'disabled';
+  created_at: number;
+  updated_at: number;
+  /** Tokens issued at or before this time are invalid, whatever the status is now. */
+  invalid_before: number;
+}
+
+export interface BlueprintRow {
+  name: string;
+  owners: string; // JSON string[]
+  sponsors: string; // JSON string[]
+  envelope: string; // JSON Envelope
+  base_scope: string; // JSON string[]
+  token_ttl_seconds: number;
+  max_delegation_depth: number;
+  review_by: number | null;
+  version: number;
+  status: 'active' | 'retired';
+  created_at: number;
+  updated_at: number;
+  invalid_before: number;
+}
+
+export interface AgentRow {
+  id: string;
+  name: string;
+  blueprint: string;
+  sponsor: string;
+  public_jwk: string; // JSON public JWK
+  jkt: string; // RFC 7638 thumbprint of public_jwk
+  status: 'active' | 'suspended' | 'retired';
+  created_at: number;
+  updated_at: number;
+  expires_at: number;
+  invalid_before: number;
+}
+
+export interface GrantRow {
+  id: string;
+  agent: string;
+  scope: string; // JSON string[]
+  duration_seconds: number;
+  reason: string;
+  status: 'pending' | 'approved' | 'denied' | 'revoked';
+  requested_at: number;
+  decided_by: string | null;
+  decided_at: number | null;
+  starts_at: number | null;
+  ends_at: number | null;
+}
+
+export interface SigningKeyRow {
+  kid: string;
+  alg: string;
+  public_jwk: string;
+  created_at: number;
+  /** Set when a newer key takes over signing; the key still verifies until `verify_until`. */
+  retired_at: number | null;
+  verify_until: number | null;
+}
+
+/** Change feed: every registry write appends a row so running servers can refresh what changed. */
+export interface ChangeRow {
+  seq: Generated<number>;
+  kind: 'sponsor' | 'blueprint' | 'agent' | 'grant' | 'key';
+  entity_id: string;
+  at: number;
+}
+
+export interface AuditEventRow {
+  seq: Generated<number>;
+  at: number;
+  type: string;
+  outcome: 'success' | 'refused';
+  actor: string | null;
+  subject: string | null;
+  sponsor: string | null;
+  authority: string; // JSON: the delegation chain or the approving sponsor
+  reason: string | null;
+  details: string; // JSON
+}
+
+export interface Database {
+  sponsors: SponsorRow;
+  blueprints: BlueprintRow;
+  agents: AgentRow;
+  grants: GrantRow;
+  signing_keys: SigningKeyRow;
+  changes: ChangeRow;
+  audit_events: AuditEventRow;
+}

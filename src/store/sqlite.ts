@@ -1,0 +1,40 @@
+// The embedded store: SQLite through better-sqlite3, WAL mode, migrated on open.
+
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { StoreError } from '../errors.js';
+import { migrationProvider } from './migrations.js';
+import type { Database } from './schema.js';
+import type { Store } from './store.js';
+
+export async function openSqliteStore(file: string): Promise<Store> {
+  let sqlite: SQLite.Database;
+  try {
+    sqlite = new SQLite(file);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = FULL');
+    sqlite.pragma('foreign_keys = ON');
+    // Another warden process (a CLI command next to `warden serve`) may hold the write lock briefly.
+    sqlite.pragma('busy_timeout = 5000');
+  } catch (err) {
+    throw new StoreError(`cannot open the database ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  await migrate(db);
+  return {
+    db,
+    dialect: 'sqlite',
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+export async function migrate(db: Kysely<Database>): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrationProvider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new StoreError(`database migration ${failed} failed: ${(error as Error).message}`, { cause: error });
+  }
+}
