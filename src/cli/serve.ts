@@ -1,3 +1,57 @@
-// `warden serve`: placeholder until the token service lands.
+// `warden serve`: the main job. On the embedded default it initialises the data directory on
+// first run (SQLite, local keys, default configuration), then serves until interrupted.
+
 import type { Command } from 'commander';
-export function registerServe(_program: Command): void {}
+import { resolveDataDir } from '../config/index.js';
+import { WardenError } from '../errors.js';
+import { startIdentityService } from '../identity/index.js';
+import { initDataDir, openWarden } from './context.js';
+import { action, withDataDir, type DataDirOpts } from './util.js';
+
+interface ServeOpts extends DataDirOpts {
+  port?: string;
+  host?: string;
+}
+
+export function registerServe(program: Command): void {
+  withDataDir(
+    program
+      .command('serve')
+      .description('run the Warden service (token endpoint, JWKS, introspection); initialises the data directory on first run')
+      .option('--port <port>', 'TCP port to listen on (default: server.port from warden.yaml, 8787)')
+      .option('--host <host>', 'address to bind (default: server.host from warden.yaml, 127.0.0.1)'),
+  ).action(
+    action(async (opts: ServeOpts) => {
+      const dataDir = resolveDataDir(opts.dataDir);
+      const init = await initDataDir(dataDir);
+      if (init.createdConfig) process.stdout.write(`initialised ${dataDir}\n`);
+      let port: number | undefined;
+      if (opts.port !== undefined) {
+        if (!/^\d{1,5}$/.test(opts.port) || Number(opts.port) > 65535) {
+          throw new WardenError('invalid_argument', `invalid --port \`${opts.port}\`: expected 0 to 65535`);
+        }
+        port = Number(opts.port);
+      }
+      const w = await openWarden(dataDir);
+      const service = await startIdentityService({
+        dataDir,
+        config: w.config,
+        store: w.store,
+        audit: w.audit,
+        ...(opts.host !== undefined ? { host: opts.host } : {}),
+        ...(port !== undefined ? { port } : {}),
+      });
+      process.stdout.write(`warden listening on ${service.issuer}\n`);
+      process.stdout.write(`  metadata  ${service.issuer}/.well-known/oauth-authorization-server\n`);
+      process.stdout.write(`  data dir  ${dataDir}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await service.close();
+      await w.close();
+      process.stdout.write('warden stopped\n');
+    }),
+  );
+}

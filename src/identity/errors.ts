@@ -86,8 +86,11 @@ export type OAuthErrorCode =
 /** A token-endpoint refusal, already in RFC 6749 / 8693 / 9449 terms. */
 export class OAuthError extends WardenError {
   readonly oauthCode: OAuthErrorCode;
-  constructor(oauthCode: OAuthErrorCode, description: string, options?: { cause?: unknown }) {
+  /** Warden's finer, stable reason (`scope_widened`, `dpop_jti_replayed`...), sent as `warden_reason`. */
+  readonly reason: string | undefined;
+  constructor(oauthCode: OAuthErrorCode, description: string, options?: { cause?: unknown; reason?: string }) {
     super('oauth_error', description, options);
     this.oauthCode = oauthCode;
+    this.reason = options?.reason;
   }
 }

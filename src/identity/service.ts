@@ -1,0 +1,123 @@
+// Assembling the identity service of a data directory: keys, registry snapshot, DPoP verifier,
+// token service, request verifier and the HTTP server, started on the configured address.
+
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import type { AuditSink } from '../audit/index.js';
+import { defaultAudience, issuerUrl, type WardenConfig } from '../config/index.js';
+import { WardenError, q } from '../errors.js';
+import type { Store } from '../store/index.js';
+import type { TokenVerifyOptions } from './access-token.js';
+import { DpopVerifier } from './dpop.js';
+import { createLateBoundServer, identityHandler } from './http.js';
+import { TokenService } from './issue.js';
+import { ServiceKeys } from './keys.js';
+import { IdentityState } from './state.js';
+import { RequestVerifier } from './verify-request.js';
+
+export interface IdentityService {
+  issuer: string;
+  server: Server;
+  keys: ServiceKeys;
+  state: IdentityState;
+  dpop: DpopVerifier;
+  tokens: TokenService;
+  verifier: RequestVerifier;
+  close(): Promise<void>;
+}
+
+export const INTROSPECTION_SECRET_FILE = 'introspection.secret';
+
+/** The introspection secret, created (mode 0600) on first use. */
+export function introspectionSecret(dataDir: string): Buffer {
+  const file = join(dataDir, INTROSPECTION_SECRET_FILE);
+  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64url') + '\n', { mode: 0o600, flag: 'wx' });
+  if ((statSync(file).mode & 0o077) !== 0) {
+    throw new WardenError('key_file_invalid', `${q(file)} is readable by others: run chmod 600 on it`);
+  }
+  return Buffer.from(readFileSync(file, 'utf8').trim());
+}
+
+export interface StartOptions {
+  dataDir: string;
+  config: WardenConfig;
+  store: Store;
+  audit: AuditSink;
+  host?: string;
+  port?: number;
+}
+
+/** Start listening; with port 0 the kernel picks a free port and the issuer follows it. */
+export async function startIdentityService(opts: StartOptions): Promise<IdentityService> {
+  const { config, store, audit, dataDir } = opts;
+  const host = opts.host ?? config.server.host;
+  const port = opts.port ?? config.server.port;
+  const keys = new ServiceKeys(store, dataDir);
+  const state = new IdentityState(store, keys, config.registry.revocationPollMs);
+  await state.start();
+  const dpop = new DpopVerifier({
+    algorithms: config.dpop.algorithms,
+    iatWindowSeconds: config.dpop.iatWindowSeconds,
+    requireNonce: config.dpop.requireNonce,
+    replayCacheSize: config.dpop.replayCacheSize,
+  });
+  const secret = introspectionSecret(dataDir);
+
+  // The issuer depends on the bound port when none is configured, so bind first.
+  const { server, attach } = createLateBoundServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new WardenError(
+          'internal',
+          err.code === 'EADDRINUSE' ? `port ${port} on ${host} is already in use: choose another with --port` : `cannot listen on ${host}:${port}: ${err.message}`,
+        ),
+      ),
+    );
+    server.listen(port, host, () => resolve());
+  });
+  const bound = (server.address() as AddressInfo).port;
+  const issuer = issuerUrl({ ...config, server: { ...config.server, host } }, bound);
+  const tokenOptions: TokenVerifyOptions = {
+    issuer,
+    audience: defaultAudience(config, issuer)[0],
+    leewaySeconds: config.tokens.leewaySeconds,
+    maxTokenBytes: config.tokens.maxTokenBytes,
+  };
+  const tokens = new TokenService(keys, state, dpop, audit, {
+    ...tokenOptions,
+    tokenEndpoint: `${issuer}/oauth/token`,
+    defaultAudience: defaultAudience(config, issuer),
+  });
+  const verifier = new RequestVerifier(keys, state, dpop, tokenOptions);
+  attach(
+    identityHandler({
+    issuer,
+    keys,
+    state,
+    dpop,
+    tokens,
+    verifier,
+    tokenOptions,
+    algorithms: config.dpop.algorithms,
+    introspectionSecret: secret,
+  }),
+  );
+  return {
+    issuer,
+    server,
+    keys,
+    state,
+    dpop,
+    tokens,
+    verifier,
+    async close() {
+      state.stop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
