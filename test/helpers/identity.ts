@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SignJWT, exportJWK, generateKeyPair, importJWK, calculateJwkThumbprint, type CryptoKey, type JWK } from 'jose';
+import { SignJWT, exportJWK, generateKeyPair, calculateJwkThumbprint, type CryptoKey, type JWK } from 'jose';
 import { initDataDir, openWarden, type Warden } from '../../src/cli/context.js';
 import { startIdentityService, type IdentityService } from '../../src/identity/index.js';
 
@@ -168,9 +168,14 @@ export async function startHarness(configYaml?: string): Promise<Harness> {
       return new TestAgent(agent.id, privateKey, publicJwk);
     },
     async signAsService(header, payload) {
-      const jwk = JSON.parse(readFileSync(join(dataDir, 'keys', `token-${kid}.jwk`), 'utf8')) as JWK;
-      const key = await importJWK(jwk, 'ES256');
-      return new SignJWT(payload).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid, ...header } as { alg: string }).sign(key);
+      // Signed with node:crypto directly: jose rightly refuses to produce some of the bad headers tested.
+      const { createPrivateKey, sign } = await import('node:crypto');
+      const jwk = JSON.parse(readFileSync(join(dataDir, 'keys', `token-${kid}.jwk`), 'utf8')) as Record<string, string>;
+      const key = createPrivateKey({ key: jwk, format: 'jwk' });
+      const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const input = `${enc({ alg: 'ES256', typ: 'at+jwt', kid, ...header })}.${enc(payload)}`;
+      const sig = sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
+      return `${input}.${sig.toString('base64url')}`;
     },
     async close() {
       await svc.close();
