@@ -4,7 +4,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/index.js';
 
-
 export type AuditEventType =
   | 'sponsor.created'
   | 'sponsor.disabled'

@@ -42,7 +42,11 @@ export async function initDataDir(dataDir: string): Promise<InitResult> {
   const store = await openSqliteStore(join(dataDir, config.store.path));
   try {
     const audit = new TableAuditSink(store);
-    const existing = await store.db.selectFrom('signing_keys').select('kid').where('retired_at', 'is', null).executeTakeFirst();
+    const existing = await store.db
+      .selectFrom('signing_keys')
+      .select('kid')
+      .where('retired_at', 'is', null)
+      .executeTakeFirst();
     const createdKey = existing ? null : await createSigningKey(store, dataDir, audit);
     return { dataDir, createdConfig, createdKey };
   } finally {
@@ -53,7 +57,10 @@ export async function initDataDir(dataDir: string): Promise<InitResult> {
 /** Open an initialised data directory. Refuses, with the fix in the message, when it is not. */
 export async function openWarden(dataDir: string): Promise<Warden> {
   if (!existsSync(join(dataDir, CONFIG_FILE))) {
-    throw new WardenError('config_not_found', `${q(dataDir)} is not a Warden data directory: run \`warden init\` first`);
+    throw new WardenError(
+      'config_not_found',
+      `${q(dataDir)} is not a Warden data directory: run \`warden init\` first`,
+    );
   }
   const config = loadConfig(dataDir);
   const store = await openSqliteStore(join(dataDir, config.store.path));

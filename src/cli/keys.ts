@@ -9,7 +9,9 @@ export function registerKeys(program: Command): void {
   withDataDir(
     keys
       .command('rotate')
-      .description('create a new signing key; the old one stops signing now and verifies until its last token expires'),
+      .description(
+        'create a new signing key; the old one stops signing now and verifies until its last token expires',
+      ),
   ).action(
     action(async (opts: DataDirOpts) => {
       await withWarden(opts, async (w) => {
@@ -18,10 +20,16 @@ export function registerKeys(program: Command): void {
       });
     }),
   );
-  withDataDir(keys.command('list').description('list signing keys and their state').option('--json', 'print JSON')).action(
+  withDataDir(
+    keys.command('list').description('list signing keys and their state').option('--json', 'print JSON'),
+  ).action(
     action(async (opts: DataDirOpts & { json?: boolean }) => {
       await withWarden(opts, async (w) => {
-        const rows = await w.store.db.selectFrom('signing_keys').selectAll().orderBy('created_at', 'desc').execute();
+        const rows = await w.store.db
+          .selectFrom('signing_keys')
+          .selectAll()
+          .orderBy('created_at', 'desc')
+          .execute();
         const now = Date.now();
         printTable(
           rows.map((r) => ({

@@ -17,7 +17,9 @@ export function registerServe(program: Command): void {
   withDataDir(
     program
       .command('serve')
-      .description('run the Warden service (token endpoint, JWKS, introspection); initialises the data directory on first run')
+      .description(
+        'run the Warden service (token endpoint, JWKS, introspection); initialises the data directory on first run',
+      )
       .option('--port <port>', 'TCP port to listen on (default: server.port from warden.yaml, 8787)')
       .option('--host <host>', 'address to bind (default: server.host from warden.yaml, 127.0.0.1)'),
   ).action(

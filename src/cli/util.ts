@@ -24,12 +24,15 @@ export function reportError(err: unknown): void {
         ? `unexpected error: ${err.message}`
         : `unexpected error: ${String(err)}`;
   process.stderr.write(`warden: ${message}\n`);
-  if (process.env['WARDEN_DEBUG'] && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  if (process.env['WARDEN_DEBUG'] && err instanceof Error && err.stack)
+    process.stderr.write(`${err.stack}\n`);
   process.exitCode = 1;
 }
 
 /** Wrap a command action so that failures print one line and never a stack trace. */
-export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
+export function action<A extends unknown[]>(
+  fn: (...args: A) => Promise<void> | void,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await fn(...args);
@@ -61,7 +64,11 @@ export function printTable(rows: Array<Record<string, string>>, json: boolean, r
   }
   const cols = Object.keys(rows[0] ?? {});
   const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => (r[c] ?? '').length)));
-  const line = (cells: string[]) => cells.map((v, i) => v.padEnd(width[i] ?? 0)).join('  ').trimEnd() + '\n';
+  const line = (cells: string[]) =>
+    cells
+      .map((v, i) => v.padEnd(width[i] ?? 0))
+      .join('  ')
+      .trimEnd() + '\n';
   process.stdout.write(line(cols.map((c) => c.toUpperCase())));
   for (const r of rows) process.stdout.write(line(cols.map((c) => r[c] ?? '')));
 }

@@ -7,9 +7,14 @@ const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 /** Parse `15m` (or a bare number of seconds) into whole seconds; refuses zero, negatives and junk. */
 export function parseDuration(text: string): number {
   const m = /^(\d{1,9})([smhd]?)$/.exec(text.trim());
-  if (!m) throw new WardenError('invalid_argument', `invalid duration ${q(text)}: expected a number with s, m, h or d`);
+  if (!m)
+    throw new WardenError(
+      'invalid_argument',
+      `invalid duration ${q(text)}: expected a number with s, m, h or d`,
+    );
   const seconds = Number(m[1]) * (UNIT_SECONDS[m[2] || 's'] ?? 1);
-  if (seconds <= 0) throw new WardenError('invalid_argument', `invalid duration ${q(text)}: must be positive`);
+  if (seconds <= 0)
+    throw new WardenError('invalid_argument', `invalid duration ${q(text)}: must be positive`);
   return seconds;
 }
 

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ConfigError, WardenError, q } from '../errors.js';
 import { ConfigSchema, type WardenConfig } from './schema.js';
 
@@ -38,7 +38,10 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 export function loadConfig(dataDir: string): WardenConfig {
   const file = join(dataDir, CONFIG_FILE);
   if (!existsSync(file)) {
-    throw new WardenError('config_not_found', `no ${CONFIG_FILE} in ${q(dataDir)}: run \`warden init\` first`);
+    throw new WardenError(
+      'config_not_found',
+      `no ${CONFIG_FILE} in ${q(dataDir)}: run \`warden init\` first`,
+    );
   }
   let raw: unknown;
   try {

@@ -32,7 +32,10 @@ export const ConfigSchema = z
         iatWindowSeconds: z.number().int().min(5).max(600).default(60),
         requireNonce: z.boolean().default(false),
         replayCacheSize: z.number().int().min(1000).max(10_000_000).default(200_000),
-        algorithms: z.array(z.enum(['ES256', 'EdDSA'])).min(1).default(['ES256', 'EdDSA']),
+        algorithms: z
+          .array(z.enum(['ES256', 'EdDSA']))
+          .min(1)
+          .default(['ES256', 'EdDSA']),
       })
       .strict()
       .prefault({}),

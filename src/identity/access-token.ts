@@ -88,14 +88,25 @@ function parseClaims(p: Record<string, unknown>): AccessTokenClaims {
   const bad = (name: string): never => {
     throw new TokenError('token_claims_invalid', `access token claim ${q(name)} is missing or malformed`);
   };
-  const str = (name: string): string => (typeof p[name] === 'string' && (p[name] as string).length > 0 ? (p[name] as string) : bad(name));
-  const num = (name: string): number => (typeof p[name] === 'number' && Number.isFinite(p[name]) ? (p[name] as number) : bad(name));
-  const aud = typeof p['aud'] === 'string' ? [p['aud']] : isStringArray(p['aud']) && p['aud'].length > 0 ? p['aud'] : bad('aud');
+  const str = (name: string): string =>
+    typeof p[name] === 'string' && p[name].length > 0 ? p[name] : bad(name);
+  const num = (name: string): number =>
+    typeof p[name] === 'number' && Number.isFinite(p[name]) ? p[name] : bad(name);
+  const aud =
+    typeof p['aud'] === 'string'
+      ? [p['aud']]
+      : isStringArray(p['aud']) && p['aud'].length > 0
+        ? p['aud']
+        : bad('aud');
   const cnf = p['cnf'] as { jkt?: unknown } | undefined;
   if (typeof cnf !== 'object' || cnf === null || typeof cnf.jkt !== 'string') bad('cnf');
   const grants = p['grants'] === undefined ? [] : isStringArray(p['grants']) ? p['grants'] : bad('grants');
   const mayAct = p['may_act'] as { sub?: unknown } | undefined;
-  if (mayAct !== undefined && (typeof mayAct !== 'object' || mayAct === null || typeof mayAct.sub !== 'string')) bad('may_act');
+  if (
+    mayAct !== undefined &&
+    (typeof mayAct !== 'object' || mayAct === null || typeof mayAct.sub !== 'string')
+  )
+    bad('may_act');
   const scope = typeof p['scope'] === 'string' ? p['scope'] : bad('scope');
   return {
     iss: str('iss'),
@@ -132,17 +143,30 @@ export function verifyAccessToken(
   const jws = parseCompactJws(token);
   const { header } = jws;
   if (header['alg'] !== SERVICE_ALG) {
-    throw new TokenError('token_alg_not_allowed', `token algorithm ${q(header['alg'] ?? null)} is not allowed: only ${SERVICE_ALG}`);
+    throw new TokenError(
+      'token_alg_not_allowed',
+      `token algorithm ${q(header['alg'] ?? null)} is not allowed: only ${SERVICE_ALG}`,
+    );
   }
   if (!typIs(header['typ'], 'at+jwt')) {
-    throw new TokenError('token_typ_invalid', `token typ must be \`at+jwt\`, not ${q(header['typ'] ?? null)}`);
+    throw new TokenError(
+      'token_typ_invalid',
+      `token typ must be \`at+jwt\`, not ${q(header['typ'] ?? null)}`,
+    );
   }
   if ('crit' in header) {
-    throw new TokenError('token_crit_unsupported', `token names critical headers Warden does not understand: ${q(header['crit'])}`);
+    throw new TokenError(
+      'token_crit_unsupported',
+      `token names critical headers Warden does not understand: ${q(header['crit'])}`,
+    );
   }
   const kid = header['kid'];
   const key = typeof kid === 'string' ? keys.verifier(kid, now) : undefined;
-  if (!key) throw new TokenError('token_kid_unknown', `token key id ${q(kid ?? null)} is not a current Warden signing key`);
+  if (!key)
+    throw new TokenError(
+      'token_kid_unknown',
+      `token key id ${q(kid ?? null)} is not a current Warden signing key`,
+    );
   if (!verifyJwsSignature(SERVICE_ALG, key.key, jws)) {
     throw new TokenError('token_signature_invalid', 'the access token signature does not verify');
   }
@@ -154,7 +178,8 @@ export function verifyAccessToken(
   if (opts.audience !== undefined && !claims.aud.includes(opts.audience)) {
     throw new TokenError('token_audience_mismatch', `token audience does not include ${q(opts.audience)}`);
   }
-  if (t > claims.exp + opts.leewaySeconds) throw new TokenError('token_expired', 'the access token has expired');
+  if (t > claims.exp + opts.leewaySeconds)
+    throw new TokenError('token_expired', 'the access token has expired');
   if (claims.nbf > t + opts.leewaySeconds || claims.iat > t + opts.leewaySeconds) {
     throw new TokenError('token_not_yet_valid', 'the access token is not valid yet');
   }
@@ -166,7 +191,11 @@ export function verifyAccessToken(
  * sponsor and blueprint, every grant the token carries. Tokens issued at or before a suspension,
  * disablement or retirement stay dead even after a resume.
  */
-export function checkRevocation(claims: AccessTokenClaims, state: IdentityState, now: number = Date.now()): Principal {
+export function checkRevocation(
+  claims: AccessTokenClaims,
+  state: IdentityState,
+  now: number = Date.now(),
+): Principal {
   state.assertFresh(now);
   const chain = [...actors(claims.act), claims.sub];
   if (claims.act === undefined && claims.client_id !== claims.sub) {
@@ -179,9 +208,11 @@ export function checkRevocation(claims: AccessTokenClaims, state: IdentityState,
   for (const id of chain) {
     const agent = state.agents.get(id);
     if (!agent) throw new RevokedError('agent_unknown', `agent ${q(id)} is not registered`);
-    if (agent.status !== 'active') throw new RevokedError('agent_inactive', `agent ${q(id)} is ${agent.status}`);
+    if (agent.status !== 'active')
+      throw new RevokedError('agent_inactive', `agent ${q(id)} is ${agent.status}`);
     if (agent.expiresAt <= now) throw new RevokedError('agent_expired', `agent ${q(id)} has expired`);
-    if (issuedMs <= agent.invalidBefore) throw new RevokedError('token_revoked', `the token predates a revocation of agent ${q(id)}`);
+    if (issuedMs <= agent.invalidBefore)
+      throw new RevokedError('token_revoked', `the token predates a revocation of agent ${q(id)}`);
     const sponsor = state.sponsors.get(agent.sponsor);
     if (!sponsor || sponsor.status !== 'active') {
       throw new RevokedError('sponsor_inactive', `sponsor ${q(agent.sponsor)} of agent ${q(id)} is disabled`);
@@ -191,7 +222,10 @@ export function checkRevocation(claims: AccessTokenClaims, state: IdentityState,
     }
     const bp = state.blueprints.get(agent.blueprint);
     if (!bp || bp.status !== 'active') {
-      throw new RevokedError('blueprint_inactive', `blueprint ${q(agent.blueprint)} of agent ${q(id)} is retired`);
+      throw new RevokedError(
+        'blueprint_inactive',
+        `blueprint ${q(agent.blueprint)} of agent ${q(id)} is retired`,
+      );
     }
     if (issuedMs <= bp.invalidBefore) {
       throw new RevokedError('token_revoked', `the token predates a change to blueprint ${q(bp.name)}`);
@@ -199,7 +233,10 @@ export function checkRevocation(claims: AccessTokenClaims, state: IdentityState,
   }
   const acting = state.agents.get(claims.client_id);
   if (!acting || acting.jkt !== claims.cnf.jkt) {
-    throw new RevokedError('agent_key_changed', `the token is not bound to the registered key of agent ${q(claims.client_id)}`);
+    throw new RevokedError(
+      'agent_key_changed',
+      `the token is not bound to the registered key of agent ${q(claims.client_id)}`,
+    );
   }
   for (const gid of claims.grants) {
     const grant = state.grants.get(gid);

@@ -3,8 +3,17 @@
 
 import { createHash, createHmac, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { q } from '../errors.js';
-import { DpopError, TokenError } from './errors.js';
-import { algForJwk, importPublicJwk, JwkError, jwkThumbprint, parsePublicJwk, type AgentAlg, type PublicJwk } from './jwk.js';
+import type { TokenError } from './errors.js';
+import { DpopError } from './errors.js';
+import type { JwkError } from './jwk.js';
+import {
+  algForJwk,
+  importPublicJwk,
+  jwkThumbprint,
+  parsePublicJwk,
+  type AgentAlg,
+  type PublicJwk,
+} from './jwk.js';
 import { parseCompactJws, typIs, verifyJwsSignature } from './jws.js';
 import { ReplayCache } from './replay-cache.js';
 
@@ -112,7 +121,8 @@ export class DpopVerifier {
    * missing or repeated header. Throws `DpopError`; on success the proof's jti is spent.
    */
   verify(proof: string, check: DpopCheck, now: number = Date.now()): VerifiedProof {
-    if (proof.length > this.maxProofBytes) throw new DpopError('dpop_malformed', 'the DPoP proof is too large');
+    if (proof.length > this.maxProofBytes)
+      throw new DpopError('dpop_malformed', 'the DPoP proof is too large');
     let jws;
     try {
       jws = parseCompactJws(proof);
@@ -121,7 +131,10 @@ export class DpopVerifier {
     }
     const { header, payload } = jws;
     if (!typIs(header['typ'], 'dpop+jwt')) {
-      throw new DpopError('dpop_typ_invalid', `the DPoP proof typ must be \`dpop+jwt\`, not ${q(header['typ'] ?? null)}`);
+      throw new DpopError(
+        'dpop_typ_invalid',
+        `the DPoP proof typ must be \`dpop+jwt\`, not ${q(header['typ'] ?? null)}`,
+      );
     }
     const alg = header['alg'];
     if (typeof alg !== 'string' || !(this.options.algorithms as readonly string[]).includes(alg)) {
@@ -130,16 +143,23 @@ export class DpopVerifier {
         `DPoP algorithm ${q(alg ?? null)} is not allowed: use one of ${this.options.algorithms.join(', ')}`,
       );
     }
-    if ('crit' in header) throw new DpopError('dpop_malformed', 'the DPoP proof has a crit header Warden does not understand');
+    if ('crit' in header)
+      throw new DpopError('dpop_malformed', 'the DPoP proof has a crit header Warden does not understand');
     let jwk: PublicJwk;
     try {
       jwk = parsePublicJwk(header['jwk']);
     } catch (err) {
       const e = err as JwkError;
-      throw new DpopError(e.code === 'jwk_private' ? 'dpop_jwk_private' : 'dpop_jwk_invalid', `DPoP proof ${e.message}`);
+      throw new DpopError(
+        e.code === 'jwk_private' ? 'dpop_jwk_private' : 'dpop_jwk_invalid',
+        `DPoP proof ${e.message}`,
+      );
     }
     if (algForJwk(jwk) !== alg) {
-      throw new DpopError('dpop_jwk_invalid', `DPoP algorithm ${q(alg)} does not match the ${jwk.kty} key in jwk`);
+      throw new DpopError(
+        'dpop_jwk_invalid',
+        `DPoP algorithm ${q(alg)} does not match the ${jwk.kty} key in jwk`,
+      );
     }
     const jkt = jwkThumbprint(jwk);
     if (check.expectedJkt !== undefined && !bytesEqual(jkt, check.expectedJkt)) {
@@ -151,17 +171,23 @@ export class DpopVerifier {
     } catch {
       throw new DpopError('dpop_jwk_invalid', 'the DPoP proof jwk is not a valid public key');
     }
-    if (!verifyJwsSignature(alg as AgentAlg, key, jws)) {
+    if (!verifyJwsSignature(alg, key, jws)) {
       throw new DpopError('dpop_signature_invalid', 'the DPoP proof signature does not verify');
     }
 
     const { htm, htu, iat, jti, ath, nonce } = payload;
     if (typeof htm !== 'string' || htm !== check.method) {
-      throw new DpopError('dpop_htm_mismatch', `DPoP htm ${q(htm ?? null)} does not match the request method ${check.method}`);
+      throw new DpopError(
+        'dpop_htm_mismatch',
+        `DPoP htm ${q(htm ?? null)} does not match the request method ${check.method}`,
+      );
     }
     const expectedHtu = htuOf(check.url);
     if (typeof htu !== 'string' || expectedHtu === undefined || htuOf(htu) !== expectedHtu) {
-      throw new DpopError('dpop_htu_mismatch', `DPoP htu ${q(htu ?? null)} does not match the request URL ${expectedHtu ?? ''}`);
+      throw new DpopError(
+        'dpop_htu_mismatch',
+        `DPoP htu ${q(htu ?? null)} does not match the request URL ${expectedHtu ?? ''}`,
+      );
     }
     if (typeof iat !== 'number' || !Number.isFinite(iat)) {
       throw new DpopError('dpop_malformed', 'the DPoP proof has no numeric iat');
@@ -177,7 +203,8 @@ export class DpopVerifier {
       throw new DpopError('dpop_malformed', 'DPoP proof jti must be a string of 8 to 256 characters');
     }
     if (check.accessToken !== undefined) {
-      if (typeof ath !== 'string') throw new DpopError('dpop_ath_mismatch', 'the DPoP proof has no ath for the access token');
+      if (typeof ath !== 'string')
+        throw new DpopError('dpop_ath_mismatch', 'the DPoP proof has no ath for the access token');
       if (!bytesEqual(ath, accessTokenHash(check.accessToken))) {
         throw new DpopError('dpop_ath_mismatch', 'DPoP ath does not match the access token');
       }

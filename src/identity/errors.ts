@@ -88,7 +88,11 @@ export class OAuthError extends WardenError {
   readonly oauthCode: OAuthErrorCode;
   /** Warden's finer, stable reason (`scope_widened`, `dpop_jti_replayed`...), sent as `warden_reason`. */
   readonly reason: string | undefined;
-  constructor(oauthCode: OAuthErrorCode, description: string, options?: { cause?: unknown; reason?: string }) {
+  constructor(
+    oauthCode: OAuthErrorCode,
+    description: string,
+    options?: { cause?: unknown; reason?: string },
+  ) {
     super('oauth_error', description, options);
     this.oauthCode = oauthCode;
     this.reason = options?.reason;

@@ -36,7 +36,12 @@ class HttpError extends Error {
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json',
@@ -50,13 +55,20 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 async function readForm(req: IncomingMessage): Promise<Map<string, string[]>> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
   if (type !== 'application/x-www-form-urlencoded') {
-    throw new HttpError(400, { error: 'invalid_request', error_description: 'the body must be application/x-www-form-urlencoded' });
+    throw new HttpError(400, {
+      error: 'invalid_request',
+      error_description: 'the body must be application/x-www-form-urlencoded',
+    });
   }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, { error: 'invalid_request', error_description: 'the request body is too large' });
+    if (size > MAX_BODY_BYTES)
+      throw new HttpError(413, {
+        error: 'invalid_request',
+        error_description: 'the request body is too large',
+      });
     chunks.push(chunk as Buffer);
   }
   const params = new Map<string, string[]>();
@@ -72,12 +84,23 @@ async function readForm(req: IncomingMessage): Promise<Map<string, string[]>> {
 function challenge(err: unknown): { status: number; error: string; description: string; reason?: string } {
   if (err instanceof DpopError) {
     const nonce = err.code === 'dpop_nonce_required' || err.code === 'dpop_nonce_invalid';
-    return { status: 401, error: nonce ? 'use_dpop_nonce' : 'invalid_dpop_proof', description: err.message, reason: err.code };
+    return {
+      status: 401,
+      error: nonce ? 'use_dpop_nonce' : 'invalid_dpop_proof',
+      description: err.message,
+      reason: err.code,
+    };
   }
   if (err instanceof TokenError) {
-    return { status: 401, error: err.code === 'token_missing' ? '' : 'invalid_token', description: err.message, reason: err.code };
+    return {
+      status: 401,
+      error: err.code === 'token_missing' ? '' : 'invalid_token',
+      description: err.message,
+      reason: err.code,
+    };
   }
-  if (err instanceof RevokedError) return { status: 401, error: 'invalid_token', description: err.message, reason: err.code };
+  if (err instanceof RevokedError)
+    return { status: 401, error: 'invalid_token', description: err.message, reason: err.code };
   return { status: 503, error: 'temporarily_unavailable', description: 'the request could not be verified' };
 }
 
@@ -98,18 +121,23 @@ export function identityHandler(deps: IdentityHttpDeps): (req: IncomingMessage, 
     scopes_supported: [],
   };
   // The URL the client addressed: the issuer's origin (behind a proxy: `server.publicUrl`) plus the path.
-  const addressed = (req: IncomingMessage): string => `${deps.issuer}${new URL(req.url ?? '/', 'http://x').pathname}`;
-  const nonceHeader = (): Record<string, string> => (deps.dpop.nonceRequired ? { 'dpop-nonce': deps.dpop.nonce() } : {});
+  const addressed = (req: IncomingMessage): string =>
+    `${deps.issuer}${new URL(req.url ?? '/', 'http://x').pathname}`;
+  const nonceHeader = (): Record<string, string> =>
+    deps.dpop.nonceRequired ? { 'dpop-nonce': deps.dpop.nonce() } : {};
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const method = req.method ?? 'GET';
-    if (path === '/.well-known/oauth-authorization-server' && method === 'GET') return send(res, 200, metadata);
-    if (path === '/.well-known/jwks.json' && method === 'GET') return send(res, 200, deps.keys.jwks(), { 'cache-control': 'max-age=60' });
+    if (path === '/.well-known/oauth-authorization-server' && method === 'GET')
+      return send(res, 200, metadata);
+    if (path === '/.well-known/jwks.json' && method === 'GET')
+      return send(res, 200, deps.keys.jwks(), { 'cache-control': 'max-age=60' });
     if (path === '/healthz' && method === 'GET') return send(res, 200, { status: 'ok' });
 
     if (path === '/oauth/token') {
-      if (method !== 'POST') return send(res, 405, { error: 'invalid_request', error_description: 'use POST' }, { allow: 'POST' });
+      if (method !== 'POST')
+        return send(res, 405, { error: 'invalid_request', error_description: 'use POST' }, { allow: 'POST' });
       let params: Map<string, string[]>;
       try {
         params = await readForm(req);
@@ -118,12 +146,18 @@ export function identityHandler(deps: IdentityHttpDeps): (req: IncomingMessage, 
         throw err;
       }
       try {
-        const response = await deps.tokens.handle({ params, dpop: req.headersDistinct['dpop'], url: addressed(req) });
+        const response = await deps.tokens.handle({
+          params,
+          dpop: req.headersDistinct['dpop'],
+          url: addressed(req),
+        });
         return send(res, 200, response, nonceHeader());
       } catch (err) {
-        const e = err instanceof OAuthError ? err : new OAuthError('server_error', 'the token could not be issued');
+        const e =
+          err instanceof OAuthError ? err : new OAuthError('server_error', 'the token could not be issued');
         const status = e.oauthCode === 'invalid_client' ? 401 : e.oauthCode === 'server_error' ? 500 : 400;
-        const headers: Record<string, string> = e.oauthCode === 'use_dpop_nonce' ? { 'dpop-nonce': deps.dpop.nonce() } : nonceHeader();
+        const headers: Record<string, string> =
+          e.oauthCode === 'use_dpop_nonce' ? { 'dpop-nonce': deps.dpop.nonce() } : nonceHeader();
         const description = e.oauthCode === 'server_error' ? 'the token could not be issued' : e.message;
         const body: Record<string, string> = { error: e.oauthCode, error_description: description };
         if (e.reason && e.oauthCode !== 'server_error') body['warden_reason'] = e.reason;
@@ -132,14 +166,23 @@ export function identityHandler(deps: IdentityHttpDeps): (req: IncomingMessage, 
     }
 
     if (path === '/oauth/introspect') {
-      if (method !== 'POST') return send(res, 405, { error: 'invalid_request', error_description: 'use POST' }, { allow: 'POST' });
+      if (method !== 'POST')
+        return send(res, 405, { error: 'invalid_request', error_description: 'use POST' }, { allow: 'POST' });
       const auth = req.headersDistinct['authorization'] ?? [];
       const presented = auth.length === 1 ? /^Bearer +(\S+)$/i.exec(auth[0] ?? '')?.[1] : undefined;
       const given = Buffer.from(presented ?? '');
-      if (given.length !== deps.introspectionSecret.length || !timingSafeEqual(given, deps.introspectionSecret)) {
-        return send(res, 401, { error: 'invalid_client', error_description: 'introspection requires the introspection secret' }, {
-          'www-authenticate': 'Bearer realm="warden"',
-        });
+      if (
+        given.length !== deps.introspectionSecret.length ||
+        !timingSafeEqual(given, deps.introspectionSecret)
+      ) {
+        return send(
+          res,
+          401,
+          { error: 'invalid_client', error_description: 'introspection requires the introspection secret' },
+          {
+            'www-authenticate': 'Bearer realm="warden"',
+          },
+        );
       }
       let params: Map<string, string[]>;
       try {
@@ -150,10 +193,16 @@ export function identityHandler(deps: IdentityHttpDeps): (req: IncomingMessage, 
       }
       const token = params.get('token');
       if (!token || token.length !== 1) {
-        return send(res, 400, { error: 'invalid_request', error_description: 'exactly one `token` parameter is required' });
+        return send(res, 400, {
+          error: 'invalid_request',
+          error_description: 'exactly one `token` parameter is required',
+        });
       }
       try {
-        const claims = verifyAccessToken(token[0] ?? '', deps.keys, { ...deps.tokenOptions, audience: undefined });
+        const claims = verifyAccessToken(token[0] ?? '', deps.keys, {
+          ...deps.tokenOptions,
+          audience: undefined,
+        });
         const principal = checkRevocation(claims, deps.state);
         return send(res, 200, {
           active: true,
@@ -173,13 +222,15 @@ export function identityHandler(deps: IdentityHttpDeps): (req: IncomingMessage, 
           ...(claims.act ? { act: claims.act } : {}),
         });
       } catch (err) {
-        if (err instanceof TokenError || err instanceof RevokedError) return send(res, 200, { active: false });
+        if (err instanceof TokenError || err instanceof RevokedError)
+          return send(res, 200, { active: false });
         throw err;
       }
     }
 
     if (path === '/v1/whoami') {
-      if (method !== 'GET' && method !== 'POST') return send(res, 405, { error: 'invalid_request' }, { allow: 'GET, POST' });
+      if (method !== 'GET' && method !== 'POST')
+        return send(res, 405, { error: 'invalid_request' }, { allow: 'GET, POST' });
       try {
         const principal = deps.verifier.verify({
           method,
@@ -191,10 +242,23 @@ export function identityHandler(deps: IdentityHttpDeps): (req: IncomingMessage, 
       } catch (err) {
         const c = challenge(err);
         const params = [`algs="${deps.algorithms.join(' ')}"`];
-        if (c.error) params.push(`error="${c.error}"`, `error_description="${c.description.replace(/["\\]/g, "'")}"`);
-        const headers: Record<string, string> = { 'www-authenticate': `DPoP ${params.join(', ')}`, ...nonceHeader() };
+        if (c.error)
+          params.push(`error="${c.error}"`, `error_description="${c.description.replace(/["\\]/g, "'")}"`);
+        const headers: Record<string, string> = {
+          'www-authenticate': `DPoP ${params.join(', ')}`,
+          ...nonceHeader(),
+        };
         if (c.error === 'use_dpop_nonce') headers['dpop-nonce'] = deps.dpop.nonce();
-        return send(res, c.status, { error: c.error || 'invalid_request', error_description: c.description, ...(c.reason ? { warden_reason: c.reason } : {}) }, headers);
+        return send(
+          res,
+          c.status,
+          {
+            error: c.error || 'invalid_request',
+            error_description: c.description,
+            ...(c.reason ? { warden_reason: c.reason } : {}),
+          },
+          headers,
+        );
       }
     }
     return send(res, 404, { error: 'not_found', error_description: `no route for ${method} ${path}` });
@@ -209,7 +273,10 @@ export function identityHandler(deps: IdentityHttpDeps): (req: IncomingMessage, 
 }
 
 /** An HTTP server whose handler is attached once the bound address (and so the issuer) is known. */
-export function createLateBoundServer(): { server: Server; attach(handler: (req: IncomingMessage, res: ServerResponse) => void): void } {
+export function createLateBoundServer(): {
+  server: Server;
+  attach: (handler: (req: IncomingMessage, res: ServerResponse) => void) => void;
+} {
   let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   const server = createServer({ maxHeaderSize: 32 * 1024 }, (req, res) => {
     if (handler) handler(req, res);

@@ -1,7 +1,14 @@
 // The identity domain's public surface.
 export { Registry } from './registry.js';
 export { RequestVerifier, type ProtectedRequest } from './verify-request.js';
-export { checkRevocation, verifyAccessToken, actors, type AccessTokenClaims, type ActClaim, type Principal } from './access-token.js';
+export {
+  checkRevocation,
+  verifyAccessToken,
+  actors,
+  type AccessTokenClaims,
+  type ActClaim,
+  type Principal,
+} from './access-token.js';
 export { DpopVerifier, accessTokenHash, htuOf, type DpopOptions, type VerifiedProof } from './dpop.js';
 export { TokenService, type TokenResponse } from './issue.js';
 export { ServiceKeys, createSigningKey } from './keys.js';

@@ -77,7 +77,10 @@ export class TokenService {
     private readonly audit: AuditSink,
     private readonly options: TokenServiceOptions,
   ) {
-    this.assertionReplay = new ReplayCache(100_000, (ASSERTION_MAX_LIFETIME_S + options.leewaySeconds + 1) * 1000);
+    this.assertionReplay = new ReplayCache(
+      100_000,
+      (ASSERTION_MAX_LIFETIME_S + options.leewaySeconds + 1) * 1000,
+    );
     this.now = options.now ?? Date.now;
   }
 
@@ -135,9 +138,14 @@ export class TokenService {
     }
     const { header, payload } = jws;
     const alg = header['alg'];
-    if (alg !== 'ES256' && alg !== 'EdDSA') return fail(`algorithm ${q(alg ?? null)} is not allowed: use ES256 or EdDSA`);
+    if (alg !== 'ES256' && alg !== 'EdDSA')
+      return fail(`algorithm ${q(alg ?? null)} is not allowed: use ES256 or EdDSA`);
     if ('crit' in header) fail('crit headers are not supported');
-    if (header['typ'] !== undefined && !typIs(header['typ'], 'jwt') && !typIs(header['typ'], 'client-authentication+jwt')) {
+    if (
+      header['typ'] !== undefined &&
+      !typIs(header['typ'], 'jwt') &&
+      !typIs(header['typ'], 'client-authentication+jwt')
+    ) {
       fail(`typ ${q(header['typ'])} is not a client assertion type`);
     }
     const iss = payload['iss'];
@@ -145,7 +153,8 @@ export class TokenService {
     const agent = this.state.agents.get(iss as string);
     if (!agent) return fail(`agent ${q(iss)} is not registered`);
     if (algForJwk(agent.publicJwk) !== alg) fail(`algorithm ${q(alg)} does not match the agent's key`);
-    if (!verifyJwsSignature(alg, this.state.agentKey(agent), jws)) fail('the signature does not verify with the agent key');
+    if (!verifyJwsSignature(alg, this.state.agentKey(agent), jws))
+      fail('the signature does not verify with the agent key');
     const aud = payload['aud'];
     const auds = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
     if (!auds.includes(this.options.tokenEndpoint) && !auds.includes(this.options.issuer)) {
@@ -156,14 +165,18 @@ export class TokenService {
     if (t > exp + this.options.leewaySeconds) fail('the assertion has expired');
     if (exp - t > ASSERTION_MAX_LIFETIME_S) fail(`exp is more than ${ASSERTION_MAX_LIFETIME_S} s away`);
     const iat = payload['iat'];
-    if (iat !== undefined && (typeof iat !== 'number' || iat > t + this.options.leewaySeconds)) fail('iat is in the future');
+    if (iat !== undefined && (typeof iat !== 'number' || iat > t + this.options.leewaySeconds))
+      fail('iat is in the future');
     const nbf = payload['nbf'];
-    if (nbf !== undefined && (typeof nbf !== 'number' || nbf > t + this.options.leewaySeconds)) fail('nbf is in the future');
+    if (nbf !== undefined && (typeof nbf !== 'number' || nbf > t + this.options.leewaySeconds))
+      fail('nbf is in the future');
     const jti = payload['jti'];
-    if (typeof jti !== 'string' || jti.length < 8 || jti.length > 256) return fail('jti must be a string of 8 to 256 characters');
+    if (typeof jti !== 'string' || jti.length < 8 || jti.length > 256)
+      return fail('jti must be a string of 8 to 256 characters');
     const outcome = this.assertionReplay.remember(`${agent.id}:${jti}`, now);
     if (outcome === 'replayed') fail('the assertion was already used');
-    if (outcome === 'full') throw new OAuthError('server_error', 'too many client assertions in flight: try again shortly');
+    if (outcome === 'full')
+      throw new OAuthError('server_error', 'too many client assertions in flight: try again shortly');
     return agent;
   }
 
@@ -174,14 +187,18 @@ export class TokenService {
       throw new OAuthError('unauthorized_client', msg);
     };
     if (agent.status !== 'active') refuse(`agent ${q(agent.id)} is ${agent.status}`);
-    if (agent.expiresAt <= now) refuse(`agent ${q(agent.id)} expired at ${new Date(agent.expiresAt).toISOString()}`);
+    if (agent.expiresAt <= now)
+      refuse(`agent ${q(agent.id)} expired at ${new Date(agent.expiresAt).toISOString()}`);
     const sponsor = this.state.sponsors.get(agent.sponsor);
-    if (!sponsor || sponsor.status !== 'active') refuse(`sponsor ${q(agent.sponsor)} of agent ${q(agent.id)} is disabled`);
+    if (!sponsor || sponsor.status !== 'active')
+      refuse(`sponsor ${q(agent.sponsor)} of agent ${q(agent.id)} is disabled`);
     const bp = this.state.blueprints.get(agent.blueprint);
     if (!bp) return refuse(`blueprint ${q(agent.blueprint)} does not exist`);
     if (bp.status !== 'active') refuse(`blueprint ${q(bp.name)} is retired`);
     if (bp.reviewBy !== null && bp.reviewBy <= now) {
-      refuse(`blueprint ${q(bp.name)} is past its review-by date ${new Date(bp.reviewBy).toISOString().slice(0, 10)}`);
+      refuse(
+        `blueprint ${q(bp.name)} is past its review-by date ${new Date(bp.reviewBy).toISOString().slice(0, 10)}`,
+      );
     }
     return bp;
   }
@@ -201,28 +218,48 @@ export class TokenService {
     }
     const jkt = this.verifyProof(req);
     if (jkt !== agent.jkt) {
-      throw new OAuthError('invalid_dpop_proof', 'the DPoP proof must be signed with the agent key the assertion was signed with');
+      throw new OAuthError(
+        'invalid_dpop_proof',
+        'the DPoP proof must be signed with the agent key the assertion was signed with',
+      );
     }
     const bp = this.assertEligible(agent);
     const now = this.now();
 
     // INVARIANT: a token's scope never leaves the blueprint's envelope, whatever grants say.
     const envelope = new Set(bp.envelope.scopes);
-    const activeGrants = [...this.state.grants.values()].filter((g) => g.agent === agent.id && grantActiveAt(g, now));
-    const available = new Set([...bp.baseScope, ...activeGrants.flatMap((g) => g.scope)].filter((s) => envelope.has(s)));
+    const activeGrants = [...this.state.grants.values()].filter(
+      (g) => g.agent === agent.id && grantActiveAt(g, now),
+    );
+    const available = new Set(
+      [...bp.baseScope, ...activeGrants.flatMap((g) => g.scope)].filter((s) => envelope.has(s)),
+    );
     const requested = parseScope(single(p, 'scope', false));
     if (requested) {
       for (const s of requested) {
         if (!available.has(s)) {
-          throw new OAuthError('invalid_scope', `scope ${q(s)} is not available to agent ${q(agent.id)}: not in its base scope or an active grant`);
+          throw new OAuthError(
+            'invalid_scope',
+            `scope ${q(s)} is not available to agent ${q(agent.id)}: not in its base scope or an active grant`,
+          );
         }
       }
     }
     const scope = requested ?? [...available];
-    const usedGrants = activeGrants.filter((g) => g.scope.some((s) => scope.includes(s) && !bp.baseScope.includes(s)));
+    const usedGrants = activeGrants.filter((g) =>
+      g.scope.some((s) => scope.includes(s) && !bp.baseScope.includes(s)),
+    );
 
-    const audience = this.chooseAudience(p, this.options.defaultAudience, 'the audiences Warden issues tokens for');
-    let exp = Math.min(now + bp.tokenTtlSeconds * 1000, agent.expiresAt, ...usedGrants.map((g) => g.endsAt ?? 0));
+    const audience = this.chooseAudience(
+      p,
+      this.options.defaultAudience,
+      'the audiences Warden issues tokens for',
+    );
+    let exp = Math.min(
+      now + bp.tokenTtlSeconds * 1000,
+      agent.expiresAt,
+      ...usedGrants.map((g) => g.endsAt ?? 0),
+    );
     exp = this.applyRequestedLifetime(p, now, exp, `the blueprint ceiling of ${bp.tokenTtlSeconds} s`);
     const mayAct = this.mayAct(p);
 
@@ -252,7 +289,10 @@ export class TokenService {
       throw new OAuthError('invalid_request', `subject_token_type must be ${q(TOKEN_TYPE_ACCESS_TOKEN)}`);
     }
     if (single(p, 'actor_token_type', true) !== TOKEN_TYPE_JWT) {
-      throw new OAuthError('invalid_request', `actor_token_type must be ${q(TOKEN_TYPE_JWT)}: the child agent's signed assertion`);
+      throw new OAuthError(
+        'invalid_request',
+        `actor_token_type must be ${q(TOKEN_TYPE_JWT)}: the child agent's signed assertion`,
+      );
     }
     const requestedType = single(p, 'requested_token_type', false);
     if (requestedType !== undefined && requestedType !== TOKEN_TYPE_ACCESS_TOKEN) {
@@ -262,10 +302,14 @@ export class TokenService {
     Object.assign(who, { actor: child.id, subject: child.id, sponsor: child.sponsor, authority: [child.id] });
     if (p.has('client_assertion')) {
       if (single(p, 'client_assertion_type', true) !== ASSERTION_TYPE_JWT_BEARER) {
-        throw new OAuthError('invalid_client', `client_assertion_type must be ${q(ASSERTION_TYPE_JWT_BEARER)}`);
+        throw new OAuthError(
+          'invalid_client',
+          `client_assertion_type must be ${q(ASSERTION_TYPE_JWT_BEARER)}`,
+        );
       }
       const client = this.verifyAssertion(single(p, 'client_assertion', true) ?? '', 'client_assertion');
-      if (client.id !== child.id) throw new OAuthError('invalid_client', 'client_assertion and actor_token name different agents');
+      if (client.id !== child.id)
+        throw new OAuthError('invalid_client', 'client_assertion and actor_token name different agents');
     }
     const jkt = this.verifyProof(req);
     if (jkt !== child.jkt) {
@@ -276,7 +320,12 @@ export class TokenService {
     const now = this.now();
     let parent: AccessTokenClaims;
     try {
-      parent = verifyAccessToken(single(p, 'subject_token', true) ?? '', this.keys, { ...this.options, audience: undefined }, now);
+      parent = verifyAccessToken(
+        single(p, 'subject_token', true) ?? '',
+        this.keys,
+        { ...this.options, audience: undefined },
+        now,
+      );
       checkRevocation(parent, this.state, now);
     } catch (err) {
       if (err instanceof TokenError || err instanceof RevokedError) {
@@ -288,21 +337,32 @@ export class TokenService {
     who.authority = [child.id, ...parentChain];
     who.subject = parent.sub;
     if (parentChain.includes(child.id)) {
-      throw new OAuthError('invalid_grant', `agent ${q(child.id)} is already in the delegation chain`, { reason: 'chain_cycle' });
+      throw new OAuthError('invalid_grant', `agent ${q(child.id)} is already in the delegation chain`, {
+        reason: 'chain_cycle',
+      });
     }
     if (parent.may_act && parent.may_act.sub !== child.id) {
-      throw new OAuthError('invalid_grant', `agent ${q(child.id)} is not named in the subject token's may_act`, {
-        reason: 'may_act_mismatch',
-      });
+      throw new OAuthError(
+        'invalid_grant',
+        `agent ${q(child.id)} is not named in the subject token's may_act`,
+        {
+          reason: 'may_act_mismatch',
+        },
+      );
     }
     const childBp = this.assertEligible(child);
     const depth = parentChain.length; // the new token's number of actors
     const maxDepth = Math.min(
       childBp.maxDelegationDepth,
-      ...parentChain.map((id) => this.state.blueprints.get(this.state.agents.get(id)?.blueprint ?? '')?.maxDelegationDepth ?? 0),
+      ...parentChain.map(
+        (id) =>
+          this.state.blueprints.get(this.state.agents.get(id)?.blueprint ?? '')?.maxDelegationDepth ?? 0,
+      ),
     );
     if (depth > maxDepth) {
-      throw new OAuthError('invalid_grant', `delegation depth ${depth} exceeds the maximum ${maxDepth}`, { reason: 'depth_exceeded' });
+      throw new OAuthError('invalid_grant', `delegation depth ${depth} exceeds the maximum ${maxDepth}`, {
+        reason: 'depth_exceeded',
+      });
     }
 
     const parentScope = parent.scope.split(' ').filter((s) => s.length > 0);
@@ -311,16 +371,25 @@ export class TokenService {
     let scope: string[];
     if (requested) {
       for (const s of requested) {
-        if (!parentScope.includes(s)) throw new OAuthError('invalid_scope', `scope ${q(s)} exceeds the subject token's scope`, { reason: 'scope_widened' });
+        if (!parentScope.includes(s))
+          throw new OAuthError('invalid_scope', `scope ${q(s)} exceeds the subject token's scope`, {
+            reason: 'scope_widened',
+          });
         if (!childEnvelope.has(s)) {
-          throw new OAuthError('invalid_scope', `scope ${q(s)} is outside the envelope of blueprint ${q(childBp.name)}`);
+          throw new OAuthError(
+            'invalid_scope',
+            `scope ${q(s)} is outside the envelope of blueprint ${q(childBp.name)}`,
+          );
         }
       }
       scope = requested;
     } else {
       scope = parentScope.filter((s) => childEnvelope.has(s));
       if (scope.length === 0) {
-        throw new OAuthError('invalid_scope', `no scope of the subject token is within the envelope of blueprint ${q(childBp.name)}`);
+        throw new OAuthError(
+          'invalid_scope',
+          `no scope of the subject token is within the envelope of blueprint ${q(childBp.name)}`,
+        );
       }
     }
     const audience = this.chooseAudience(p, parent.aud, "the subject token's audience");
@@ -355,7 +424,10 @@ export class TokenService {
     const named = [...(p.get('resource') ?? []), ...(p.get('audience') ?? [])];
     if (named.length === 0) return [...allowed];
     for (const a of named) {
-      if (!allowed.includes(a)) throw new OAuthError('invalid_target', `audience ${q(a)} is not among ${what}`, { reason: 'audience_widened' });
+      if (!allowed.includes(a))
+        throw new OAuthError('invalid_target', `audience ${q(a)} is not among ${what}`, {
+          reason: 'audience_widened',
+        });
     }
     return [...new Set(named)];
   }
@@ -368,18 +440,26 @@ export class TokenService {
       throw new OAuthError('invalid_request', 'expires_in must be a positive number of seconds');
     }
     const wanted = now + Number(text) * 1000;
-    if (wanted > exp) throw new OAuthError('invalid_request', `requested lifetime of ${text} s exceeds ${limit}`, { reason: 'lifetime_extended' });
+    if (wanted > exp)
+      throw new OAuthError('invalid_request', `requested lifetime of ${text} s exceeds ${limit}`, {
+        reason: 'lifetime_extended',
+      });
     return wanted;
   }
 
   private mayAct(p: TokenParams): string | undefined {
     const id = single(p, 'may_act', false);
     if (id === undefined) return undefined;
-    if (!this.state.agents.has(id)) throw new OAuthError('invalid_request', `may_act names unknown agent ${q(id)}`);
+    if (!this.state.agents.has(id))
+      throw new OAuthError('invalid_request', `may_act names unknown agent ${q(id)}`);
     return id;
   }
 
-  private async sign(claims: AccessTokenClaims, type: 'token.issued' | 'token.exchanged', parentJti: string | undefined): Promise<TokenResponse> {
+  private async sign(
+    claims: AccessTokenClaims,
+    type: 'token.issued' | 'token.exchanged',
+    parentJti: string | undefined,
+  ): Promise<TokenResponse> {
     const signer = this.keys.signer();
     const token = signCompactJws(SERVICE_ALG, signer.key, { typ: 'at+jwt', kid: signer.kid }, { ...claims });
     const chain = [...actors(claims.act), claims.sub];
@@ -436,7 +516,8 @@ function assertOnlyOnce(p: TokenParams): void {
 function parseScope(text: string | undefined): string[] | undefined {
   if (text === undefined) return undefined;
   const parts = text.split(' ');
-  if (parts.some((s) => !SCOPE_TOKEN.test(s))) throw new OAuthError('invalid_scope', 'scope is not a space-separated list of scope tokens');
+  if (parts.some((s) => !SCOPE_TOKEN.test(s)))
+    throw new OAuthError('invalid_scope', 'scope is not a space-separated list of scope tokens');
   return [...new Set(parts)];
 }
 
@@ -447,6 +528,7 @@ export function toOAuthError(err: unknown): OAuthError {
     const nonce = err.code === 'dpop_nonce_required' || err.code === 'dpop_nonce_invalid';
     return new OAuthError(nonce ? 'use_dpop_nonce' : 'invalid_dpop_proof', err.message, { reason: err.code });
   }
-  if (err instanceof TokenError || err instanceof RevokedError) return new OAuthError('invalid_grant', err.message, { reason: err.code });
+  if (err instanceof TokenError || err instanceof RevokedError)
+    return new OAuthError('invalid_grant', err.message, { reason: err.code });
   return new OAuthError('server_error', 'the token could not be issued', { cause: err });
 }

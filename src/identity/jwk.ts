@@ -5,8 +5,7 @@ import { createHash, createPublicKey, generateKeyPairSync, type KeyObject } from
 import { WardenError, q } from '../errors.js';
 
 export type PublicJwk =
-  | { kty: 'EC'; crv: 'P-256'; x: string; y: string }
-  | { kty: 'OKP'; crv: 'Ed25519'; x: string };
+  { kty: 'EC'; crv: 'P-256'; x: string; y: string } | { kty: 'OKP'; crv: 'Ed25519'; x: string };
 
 export type AgentAlg = 'ES256' | 'EdDSA';
 
@@ -14,10 +13,7 @@ const B64URL = /^[A-Za-z0-9_-]+$/;
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'] as const;
 
 export class JwkError extends WardenError {
-  constructor(
-    code: 'jwk_invalid' | 'jwk_private',
-    message: string,
-  ) {
+  constructor(code: 'jwk_invalid' | 'jwk_private', message: string) {
     super(code, message);
   }
 }
@@ -42,11 +38,13 @@ export function parsePublicJwk(value: unknown): PublicJwk {
     if (m in o) throw new JwkError('jwk_private', `jwk contains private key member ${q(m)}`);
   }
   if (o['kty'] === 'EC') {
-    if (o['crv'] !== 'P-256') throw new JwkError('jwk_invalid', `unsupported EC curve ${q(o['crv'])}: only P-256`);
+    if (o['crv'] !== 'P-256')
+      throw new JwkError('jwk_invalid', `unsupported EC curve ${q(o['crv'])}: only P-256`);
     return { kty: 'EC', crv: 'P-256', x: coordinate(o['x'], 'x', 32), y: coordinate(o['y'], 'y', 32) };
   }
   if (o['kty'] === 'OKP') {
-    if (o['crv'] !== 'Ed25519') throw new JwkError('jwk_invalid', `unsupported OKP curve ${q(o['crv'])}: only Ed25519`);
+    if (o['crv'] !== 'Ed25519')
+      throw new JwkError('jwk_invalid', `unsupported OKP curve ${q(o['crv'])}: only Ed25519`);
     return { kty: 'OKP', crv: 'Ed25519', x: coordinate(o['x'], 'x', 32) };
   }
   throw new JwkError('jwk_invalid', `unsupported key type ${q(o['kty'])}: only EC P-256 and OKP Ed25519`);
@@ -72,13 +70,16 @@ export function algForJwk(jwk: PublicJwk): AgentAlg {
 export function importPublicJwk(jwk: PublicJwk): KeyObject {
   try {
     return createPublicKey({ key: { ...jwk }, format: 'jwk' });
-  } catch (err) {
+  } catch {
     throw new JwkError('jwk_invalid', `jwk is not a valid ${jwk.kty} public key`);
   }
 }
 
 /** A fresh key pair for an agent or for the service. The private half is returned as a JWK. */
-export function generateAgentKey(alg: AgentAlg = 'ES256'): { publicJwk: PublicJwk; privateJwk: Record<string, string> } {
+export function generateAgentKey(alg: AgentAlg = 'ES256'): {
+  publicJwk: PublicJwk;
+  privateJwk: Record<string, string>;
+} {
   const { publicKey, privateKey } =
     alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
   const publicJwk = parsePublicJwk(publicKey.export({ format: 'jwk' }));

@@ -33,7 +33,8 @@ function decodeJsonObject(segment: string, what: string): Record<string, unknown
 /** Split and decode a compact JWS. Verifies nothing; every failure is `token_malformed`. */
 export function parseCompactJws(token: string): ParsedJws {
   const parts = token.split('.');
-  if (parts.length !== 3) throw new TokenError('token_malformed', 'a JWS must have exactly three dot-separated parts');
+  if (parts.length !== 3)
+    throw new TokenError('token_malformed', 'a JWS must have exactly three dot-separated parts');
   const [h, p, s] = parts as [string, string, string];
   if (!h || !p || !s || !SEGMENT.test(h) || !SEGMENT.test(p) || !SEGMENT.test(s)) {
     throw new TokenError('token_malformed', 'a JWS part is empty or not base64url');
@@ -72,7 +73,9 @@ export function signCompactJws(
   const p = Buffer.from(JSON.stringify(payload)).toString('base64url');
   const data = Buffer.from(`${h}.${p}`, 'ascii');
   const sig =
-    alg === 'ES256' ? cryptoSign('sha256', data, { key, dsaEncoding: 'ieee-p1363' }) : cryptoSign(null, data, key);
+    alg === 'ES256'
+      ? cryptoSign('sha256', data, { key, dsaEncoding: 'ieee-p1363' })
+      : cryptoSign(null, data, key);
   return `${h}.${p}.${sig.toString('base64url')}`;
 }
 

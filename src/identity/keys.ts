@@ -57,9 +57,14 @@ function readPrivateKey(dataDir: string, kid: string): KeyObject {
     );
   }
   try {
-    return createPrivateKey({ key: JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>, format: 'jwk' });
+    return createPrivateKey({
+      key: JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>,
+      format: 'jwk',
+    });
   } catch (err) {
-    throw new WardenError('key_file_invalid', `signing key file ${q(file)} does not hold a private JWK`, { cause: err });
+    throw new WardenError('key_file_invalid', `signing key file ${q(file)} does not hold a private JWK`, {
+      cause: err,
+    });
   }
 }
 
@@ -76,7 +81,11 @@ export async function createSigningKey(
   const { publicJwk, privateJwk } = generateAgentKey('ES256');
   writeSecretFile(keyFile(dataDir, kid), JSON.stringify({ ...privateJwk, kid, alg: SERVICE_ALG }) + '\n');
   await store.db.transaction().execute(async (tx) => {
-    const previous = await tx.selectFrom('signing_keys').select('kid').where('retired_at', 'is', null).execute();
+    const previous = await tx
+      .selectFrom('signing_keys')
+      .select('kid')
+      .where('retired_at', 'is', null)
+      .execute();
     await tx
       .updateTable('signing_keys')
       .set({ retired_at: now, verify_until: now + RETIRED_KEY_GRACE_MS })
@@ -84,7 +93,14 @@ export async function createSigningKey(
       .execute();
     await tx
       .insertInto('signing_keys')
-      .values({ kid, alg: SERVICE_ALG, public_jwk: JSON.stringify(publicJwk), created_at: now, retired_at: null, verify_until: null })
+      .values({
+        kid,
+        alg: SERVICE_ALG,
+        public_jwk: JSON.stringify(publicJwk),
+        created_at: now,
+        retired_at: null,
+        verify_until: null,
+      })
       .execute();
     await tx.insertInto('changes').values({ kind: 'key', entity_id: kid, at: now }).execute();
     await audit.record(
@@ -116,19 +132,33 @@ export class ServiceKeys {
   ) {}
 
   async reload(now: number = Date.now()): Promise<void> {
-    const rows = await this.store.db.selectFrom('signing_keys').selectAll().orderBy('created_at', 'desc').execute();
+    const rows = await this.store.db
+      .selectFrom('signing_keys')
+      .selectAll()
+      .orderBy('created_at', 'desc')
+      .execute();
     const verifying = new Map<string, VerificationKey>();
     let signing: SigningKey | undefined;
     for (const r of rows) {
       const verifyUntil = r.verify_until === null ? null : Number(r.verify_until);
       if (verifyUntil !== null && verifyUntil <= now) continue;
       const publicJwk = parsePublicJwk(JSON.parse(r.public_jwk));
-      verifying.set(r.kid, { kid: r.kid, alg: SERVICE_ALG, publicJwk, key: importPublicJwk(publicJwk), verifyUntil });
+      verifying.set(r.kid, {
+        kid: r.kid,
+        alg: SERVICE_ALG,
+        publicJwk,
+        key: importPublicJwk(publicJwk),
+        verifyUntil,
+      });
       if (r.retired_at === null && !signing) {
         signing = { kid: r.kid, alg: SERVICE_ALG, key: readPrivateKey(this.dataDir, r.kid) };
       }
     }
-    if (!signing) throw new WardenError('key_file_invalid', 'no active signing key: run `warden init` or `warden keys rotate`');
+    if (!signing)
+      throw new WardenError(
+        'key_file_invalid',
+        'no active signing key: run `warden init` or `warden keys rotate`',
+      );
     this.signing = signing;
     this.verifying = verifying;
   }

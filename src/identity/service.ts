@@ -34,7 +34,8 @@ export const INTROSPECTION_SECRET_FILE = 'introspection.secret';
 /** The introspection secret, created (mode 0600) on first use. */
 export function introspectionSecret(dataDir: string): Buffer {
   const file = join(dataDir, INTROSPECTION_SECRET_FILE);
-  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64url') + '\n', { mode: 0o600, flag: 'wx' });
+  if (!existsSync(file))
+    writeFileSync(file, randomBytes(32).toString('base64url') + '\n', { mode: 0o600, flag: 'wx' });
   if ((statSync(file).mode & 0o077) !== 0) {
     throw new WardenError('key_file_invalid', `${q(file)} is readable by others: run chmod 600 on it`);
   }
@@ -73,7 +74,9 @@ export async function startIdentityService(opts: StartOptions): Promise<Identity
       reject(
         new WardenError(
           'internal',
-          err.code === 'EADDRINUSE' ? `port ${port} on ${host} is already in use: choose another with --port` : `cannot listen on ${host}:${port}: ${err.message}`,
+          err.code === 'EADDRINUSE'
+            ? `port ${port} on ${host} is already in use: choose another with --port`
+            : `cannot listen on ${host}:${port}: ${err.message}`,
         ),
       ),
     );
@@ -95,16 +98,16 @@ export async function startIdentityService(opts: StartOptions): Promise<Identity
   const verifier = new RequestVerifier(keys, state, dpop, tokenOptions);
   attach(
     identityHandler({
-    issuer,
-    keys,
-    state,
-    dpop,
-    tokens,
-    verifier,
-    tokenOptions,
-    algorithms: config.dpop.algorithms,
-    introspectionSecret: secret,
-  }),
+      issuer,
+      keys,
+      state,
+      dpop,
+      tokens,
+      verifier,
+      tokenOptions,
+      algorithms: config.dpop.algorithms,
+      introspectionSecret: secret,
+    }),
   );
   return {
     issuer,

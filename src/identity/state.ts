@@ -78,7 +78,10 @@ export class IdentityState {
 
   private async loadAll(): Promise<void> {
     const db = this.store.db;
-    const seq = await db.selectFrom('changes').select((eb) => eb.fn.max('seq').as('seq')).executeTakeFirst();
+    const seq = await db
+      .selectFrom('changes')
+      .select((eb) => eb.fn.max('seq').as('seq'))
+      .executeTakeFirst();
     const [sponsors, blueprints, agents, grants] = await Promise.all([
       db.selectFrom('sponsors').selectAll().execute(),
       db.selectFrom('blueprints').selectAll().execute(),
@@ -98,31 +101,52 @@ export class IdentityState {
   private async applyChanges(): Promise<void> {
     const db = this.store.db;
     const started = Date.now();
-    const changes = await db.selectFrom('changes').selectAll().where('seq', '>', this.lastSeq).orderBy('seq').execute();
+    const changes = await db
+      .selectFrom('changes')
+      .selectAll()
+      .where('seq', '>', this.lastSeq)
+      .orderBy('seq')
+      .execute();
     let keysChanged = false;
     for (const c of changes) {
       switch (c.kind) {
         case 'sponsor': {
-          const r = await db.selectFrom('sponsors').selectAll().where('id', '=', c.entity_id).executeTakeFirst();
+          const r = await db
+            .selectFrom('sponsors')
+            .selectAll()
+            .where('id', '=', c.entity_id)
+            .executeTakeFirst();
           if (r) this.sponsors.set(r.id, sponsorFromRow(r));
           else this.sponsors.delete(c.entity_id);
           break;
         }
         case 'blueprint': {
-          const r = await db.selectFrom('blueprints').selectAll().where('name', '=', c.entity_id).executeTakeFirst();
+          const r = await db
+            .selectFrom('blueprints')
+            .selectAll()
+            .where('name', '=', c.entity_id)
+            .executeTakeFirst();
           if (r) this.blueprints.set(r.name, blueprintFromRow(r));
           else this.blueprints.delete(c.entity_id);
           break;
         }
         case 'agent': {
-          const r = await db.selectFrom('agents').selectAll().where('id', '=', c.entity_id).executeTakeFirst();
+          const r = await db
+            .selectFrom('agents')
+            .selectAll()
+            .where('id', '=', c.entity_id)
+            .executeTakeFirst();
           this.agentKeys.delete(c.entity_id);
           if (r) this.agents.set(r.id, agentFromRow(r));
           else this.agents.delete(c.entity_id);
           break;
         }
         case 'grant': {
-          const r = await db.selectFrom('grants').selectAll().where('id', '=', c.entity_id).executeTakeFirst();
+          const r = await db
+            .selectFrom('grants')
+            .selectAll()
+            .where('id', '=', c.entity_id)
+            .executeTakeFirst();
           if (r) this.grants.set(r.id, grantFromRow(r));
           else this.grants.delete(c.entity_id);
           break;

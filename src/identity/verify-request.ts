@@ -2,7 +2,12 @@
 // along the whole delegation chain. Returns the principal or throws a typed error.
 
 import { DpopError, TokenError } from './errors.js';
-import { checkRevocation, verifyAccessToken, type Principal, type TokenVerifyOptions } from './access-token.js';
+import {
+  checkRevocation,
+  verifyAccessToken,
+  type Principal,
+  type TokenVerifyOptions,
+} from './access-token.js';
 import type { DpopVerifier } from './dpop.js';
 import type { ServiceKeys } from './keys.js';
 import type { IdentityState } from './state.js';
@@ -27,14 +32,18 @@ export class RequestVerifier {
 
   verify(req: ProtectedRequest, now: number = Date.now()): Principal {
     const auth = req.authorization ?? [];
-    if (auth.length === 0) throw new TokenError('token_missing', 'no access token: send `Authorization: DPoP <token>`');
+    if (auth.length === 0)
+      throw new TokenError('token_missing', 'no access token: send `Authorization: DPoP <token>`');
     if (auth.length > 1) throw new TokenError('token_malformed', 'more than one Authorization header');
     const m = /^(\S+) +(\S+)$/.exec(auth[0] ?? '');
     if (!m) throw new TokenError('token_malformed', 'the Authorization header is not `DPoP <token>`');
     const scheme = (m[1] ?? '').toLowerCase();
     const token = m[2] ?? '';
     if (scheme !== 'dpop') {
-      throw new DpopError('dpop_missing', 'access tokens are DPoP-bound: use the DPoP scheme with a DPoP proof');
+      throw new DpopError(
+        'dpop_missing',
+        'access tokens are DPoP-bound: use the DPoP scheme with a DPoP proof',
+      );
     }
     const proofs = req.dpop ?? [];
     if (proofs.length === 0) throw new DpopError('dpop_missing', 'no DPoP proof: send one `DPoP` header');

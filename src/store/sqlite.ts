@@ -35,6 +35,8 @@ export async function migrate(db: Kysely<Database>): Promise<void> {
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new StoreError(`database migration ${failed} failed: ${(error as Error).message}`, { cause: error });
+    throw new StoreError(`database migration ${failed} failed: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }

@@ -30,7 +30,13 @@ export function rawRequest(
     // With raw header pairs Node adds no Host header of its own.
     const flat: string[] = ['host', new URL(url).host];
     for (const [k, v] of headers) flat.push(k, v);
-    if (body !== undefined) flat.push('content-type', 'application/x-www-form-urlencoded', 'content-length', String(Buffer.byteLength(body)));
+    if (body !== undefined)
+      flat.push(
+        'content-type',
+        'application/x-www-form-urlencoded',
+        'content-length',
+        String(Buffer.byteLength(body)),
+      );
     const req = request(url, { method, headers: flat }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -92,7 +98,15 @@ export class TestAgent {
   /** RFC 7523 client assertion. */
   async assertion(aud: string, claims: Record<string, unknown> = {}): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({ iss: this.id, sub: this.id, aud, jti: randomBytes(12).toString('base64url'), iat: now, exp: now + 60, ...claims })
+    return new SignJWT({
+      iss: this.id,
+      sub: this.id,
+      aud,
+      jti: randomBytes(12).toString('base64url'),
+      iat: now,
+      exp: now + 60,
+      ...claims,
+    })
       .setProtectedHeader({ alg: 'ES256', typ: 'JWT' })
       .sign(this.privateKey);
   }
@@ -112,7 +126,7 @@ export class TestAgent {
     if (o.nonce !== undefined) payload['nonce'] = o.nonce;
     for (const k of o.omit ?? []) delete payload[k];
     const header = { alg: 'ES256', typ: 'dpop+jwt', jwk: o.jwk ?? this.publicJwk, ...o.header };
-    return new SignJWT(payload).setProtectedHeader(header as { alg: string }).sign(o.key ?? this.privateKey);
+    return new SignJWT(payload).setProtectedHeader(header).sign(o.key ?? this.privateKey);
   }
 }
 
@@ -140,7 +154,11 @@ export async function startHarness(configYaml?: string): Promise<Harness> {
   await w.registry.createBlueprint({
     name: 'research',
     sponsors: [SPONSOR, OTHER_SPONSOR],
-    envelope: { servers: ['*'], tools: ['*'], scopes: ['mcp:read', 'files:read', 'files:write', 'mail:send'] },
+    envelope: {
+      servers: ['*'],
+      tools: ['*'],
+      scopes: ['mcp:read', 'files:read', 'files:write', 'mail:send'],
+    },
     baseScope: ['mcp:read', 'files:read'],
   });
   await w.registry.createBlueprint({
@@ -149,7 +167,13 @@ export async function startHarness(configYaml?: string): Promise<Harness> {
     envelope: { servers: ['*'], tools: ['*'], scopes: ['mcp:read'] },
     baseScope: ['mcp:read'],
   });
-  const svc = await startIdentityService({ dataDir, config: w.config, store: w.store, audit: w.audit, port: 0 });
+  const svc = await startIdentityService({
+    dataDir,
+    config: w.config,
+    store: w.store,
+    audit: w.audit,
+    port: 0,
+  });
   const issuer = svc.issuer;
   const kid = init.createdKey as string;
   return {
@@ -170,7 +194,10 @@ export async function startHarness(configYaml?: string): Promise<Harness> {
     async signAsService(header, payload) {
       // Signed with node:crypto directly: jose rightly refuses to produce some of the bad headers tested.
       const { createPrivateKey, sign } = await import('node:crypto');
-      const jwk = JSON.parse(readFileSync(join(dataDir, 'keys', `token-${kid}.jwk`), 'utf8')) as Record<string, string>;
+      const jwk = JSON.parse(readFileSync(join(dataDir, 'keys', `token-${kid}.jwk`), 'utf8')) as Record<
+        string,
+        string
+      >;
       const key = createPrivateKey({ key: jwk, format: 'jwk' });
       const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
       const input = `${enc({ alg: 'ES256', typ: 'at+jwt', kid, ...header })}.${enc(payload)}`;
@@ -207,7 +234,11 @@ export async function tokenRequest(
   );
 }
 
-export async function getToken(h: Harness, agent: TestAgent, extra: Record<string, string | string[]> = {}): Promise<string> {
+export async function getToken(
+  h: Harness,
+  agent: TestAgent,
+  extra: Record<string, string | string[]> = {},
+): Promise<string> {
   const r = await tokenRequest(h, agent, extra);
   if (r.status !== 200) throw new Error(`token request failed: ${JSON.stringify(r.body)}`);
   return r.body['access_token'] as string;
@@ -236,7 +267,11 @@ export async function exchange(
 }
 
 /** A protected request to `/v1/whoami` with the given token and proofs. */
-export async function whoami(h: Harness, authorization: string | undefined, proofs: string[]): Promise<HttpResult> {
+export async function whoami(
+  h: Harness,
+  authorization: string | undefined,
+  proofs: string[],
+): Promise<HttpResult> {
   const headers: Array<[string, string]> = [];
   if (authorization !== undefined) headers.push(['Authorization', authorization]);
   for (const p of proofs) headers.push(['DPoP', p]);

@@ -3,7 +3,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { jwtVerify, createRemoteJWKSet, decodeJwt, decodeProtectedHeader } from 'jose';
-import { startHarness, tokenRequest, getToken, exchange, whoami, countEvents, rawRequest, SPONSOR, type Harness } from '../helpers/identity.js';
+import {
+  startHarness,
+  tokenRequest,
+  getToken,
+  exchange,
+  whoami,
+  countEvents,
+  rawRequest,
+  SPONSOR,
+  type Harness,
+} from '../helpers/identity.js';
 
 let h: Harness;
 before(async () => {
@@ -35,17 +45,23 @@ test('client credentials issue a DPoP-bound at+jwt that verifies with jose again
   assert.ok((r.body['expires_in'] as number) <= 600);
   const token = r.body['access_token'] as string;
   assert.equal(decodeProtectedHeader(token).typ, 'at+jwt');
-  const { payload } = await jwtVerify(token, createRemoteJWKSet(new URL(`${h.issuer}/.well-known/jwks.json`)), {
-    issuer: h.issuer,
-    audience: h.audience,
-    typ: 'at+jwt',
-  });
+  const { payload } = await jwtVerify(
+    token,
+    createRemoteJWKSet(new URL(`${h.issuer}/.well-known/jwks.json`)),
+    {
+      issuer: h.issuer,
+      audience: h.audience,
+      typ: 'at+jwt',
+    },
+  );
   assert.equal(payload.sub, agent.id);
   assert.equal(payload['sponsor'], SPONSOR);
   assert.equal(payload['blueprint'], 'research');
   assert.deepEqual(payload['cnf'], { jkt: await agent.thumbprint() });
 
-  const ok = await whoami(h, `DPoP ${token}`, [await agent.proof('GET', h.whoamiUrl, { accessToken: token })]);
+  const ok = await whoami(h, `DPoP ${token}`, [
+    await agent.proof('GET', h.whoamiUrl, { accessToken: token }),
+  ]);
   assert.equal(ok.status, 200, JSON.stringify(ok.body));
   assert.equal(ok.body['agent'], agent.id);
   assert.deepEqual(ok.body['chain'], [agent.id]);
@@ -68,7 +84,9 @@ test('delegation narrows and carries the act chain; a grandchild token dies when
   assert.equal(r2.status, 200, JSON.stringify(r2.body));
   const gToken = r2.body['access_token'] as string;
   assert.deepEqual(decodeJwt(gToken)['act'], { sub: grandchild.id, act: { sub: child.id } });
-  const ok = await whoami(h, `DPoP ${gToken}`, [await grandchild.proof('GET', h.whoamiUrl, { accessToken: gToken })]);
+  const ok = await whoami(h, `DPoP ${gToken}`, [
+    await grandchild.proof('GET', h.whoamiUrl, { accessToken: gToken }),
+  ]);
   assert.equal(ok.status, 200, JSON.stringify(ok.body));
   assert.deepEqual(ok.body['chain'], [grandchild.id, child.id, root.id]);
   assert.equal(ok.body['depth'], 2);
@@ -77,7 +95,9 @@ test('delegation narrows and carries the act chain; a grandchild token dies when
   const started = Date.now();
   let refused;
   for (;;) {
-    refused = await whoami(h, `DPoP ${gToken}`, [await grandchild.proof('GET', h.whoamiUrl, { accessToken: gToken })]);
+    refused = await whoami(h, `DPoP ${gToken}`, [
+      await grandchild.proof('GET', h.whoamiUrl, { accessToken: gToken }),
+    ]);
     if (refused.status !== 200 || Date.now() - started > 3000) break;
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -85,5 +105,5 @@ test('delegation narrows and carries the act chain; a grandchild token dies when
   assert.equal(refused.status, 401);
   assert.equal(refused.body['warden_reason'], 'agent_inactive');
   assert.ok(elapsed < 1000, `revocation took ${elapsed} ms`);
-  assert.ok(await countEvents(h, 'token.exchanged') >= 2);
+  assert.ok((await countEvents(h, 'token.exchanged')) >= 2);
 });

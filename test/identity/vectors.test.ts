@@ -23,7 +23,12 @@ const RFC9449_JKT = '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I';
 const RFC9449_IAT_MS = 1562262616 * 1000;
 
 const verifier = () =>
-  new DpopVerifier({ algorithms: ['ES256', 'EdDSA'], iatWindowSeconds: 60, requireNonce: false, replayCacheSize: 1000 });
+  new DpopVerifier({
+    algorithms: ['ES256', 'EdDSA'],
+    iatWindowSeconds: 60,
+    requireNonce: false,
+    replayCacheSize: 1000,
+  });
 
 test('RFC 8037 A.3: Ed25519 JWK thumbprint', () => {
   assert.equal(jwkThumbprint(parsePublicJwk(RFC8037_PUBLIC)), RFC8037_THUMBPRINT);
@@ -33,14 +38,27 @@ test('RFC 8037 A.5: Ed25519 JWS validation, and a one-bit change fails', () => {
   const key = importPublicJwk(parsePublicJwk(RFC8037_PUBLIC));
   // The RFC's payload is plain text, not a JWT, so the parts are taken apart by hand here.
   const [h, p, s] = RFC8037_JWS.split('.') as [string, string, string];
-  const jws = (payload: string) => ({ header: {}, payload: {}, signingInput: `${h}.${payload}`, signature: Buffer.from(s, 'base64url') });
+  const jws = (payload: string) => ({
+    header: {},
+    payload: {},
+    signingInput: `${h}.${payload}`,
+    signature: Buffer.from(s, 'base64url'),
+  });
   assert.equal(verifyJwsSignature('EdDSA', key, jws(p)), true);
   assert.equal(verifyJwsSignature('EdDSA', key, jws(p.replace(/c$/, 'd'))), false);
-  assert.throws(() => parseCompactJws(RFC8037_JWS), { code: 'token_malformed' }, 'a non-JSON payload is not a token');
+  assert.throws(
+    () => parseCompactJws(RFC8037_JWS),
+    { code: 'token_malformed' },
+    'a non-JSON payload is not a token',
+  );
 });
 
 test('RFC 9449 Figure 2 proof verifies at its time and yields the Figure 9 thumbprint', () => {
-  const proof = verifier().verify(RFC9449_PROOF, { method: 'POST', url: 'https://server.example.com/token' }, RFC9449_IAT_MS + 5000);
+  const proof = verifier().verify(
+    RFC9449_PROOF,
+    { method: 'POST', url: 'https://server.example.com/token' },
+    RFC9449_IAT_MS + 5000,
+  );
   assert.equal(proof.jkt, RFC9449_JKT);
   assert.equal(proof.jti, '-BwC3ESc6acc2lTc');
 });
@@ -58,24 +76,67 @@ test('RFC 9449 Figure 2 proof: replay, wrong method, wrong URL, late use and a p
     }
     return 'accepted';
   };
-  assert.equal(code(() => v.verify(RFC9449_PROOF, { method: 'POST', url }, RFC9449_IAT_MS + 1000)), 'dpop_jti_replayed');
+  assert.equal(
+    code(() => v.verify(RFC9449_PROOF, { method: 'POST', url }, RFC9449_IAT_MS + 1000)),
+    'dpop_jti_replayed',
+  );
   const fresh = verifier();
-  assert.equal(code(() => fresh.verify(RFC9449_PROOF, { method: 'GET', url }, RFC9449_IAT_MS)), 'dpop_htm_mismatch');
-  assert.equal(code(() => fresh.verify(RFC9449_PROOF, { method: 'POST', url: 'https://server.example.com/other' }, RFC9449_IAT_MS)), 'dpop_htu_mismatch');
-  assert.equal(code(() => fresh.verify(RFC9449_PROOF, { method: 'POST', url }, RFC9449_IAT_MS + 61_000)), 'dpop_iat_out_of_window');
-  assert.equal(code(() => fresh.verify(RFC9449_PROOF, { method: 'POST', url, expectedJkt: RFC8037_THUMBPRINT }, RFC9449_IAT_MS)), 'dpop_key_mismatch');
-  assert.equal(code(() => fresh.verify(RFC9449_PROOF, { method: 'POST', url, accessToken: 'x' }, RFC9449_IAT_MS)), 'dpop_ath_mismatch');
+  assert.equal(
+    code(() => fresh.verify(RFC9449_PROOF, { method: 'GET', url }, RFC9449_IAT_MS)),
+    'dpop_htm_mismatch',
+  );
+  assert.equal(
+    code(() =>
+      fresh.verify(
+        RFC9449_PROOF,
+        { method: 'POST', url: 'https://server.example.com/other' },
+        RFC9449_IAT_MS,
+      ),
+    ),
+    'dpop_htu_mismatch',
+  );
+  assert.equal(
+    code(() => fresh.verify(RFC9449_PROOF, { method: 'POST', url }, RFC9449_IAT_MS + 61_000)),
+    'dpop_iat_out_of_window',
+  );
+  assert.equal(
+    code(() =>
+      fresh.verify(RFC9449_PROOF, { method: 'POST', url, expectedJkt: RFC8037_THUMBPRINT }, RFC9449_IAT_MS),
+    ),
+    'dpop_key_mismatch',
+  );
+  assert.equal(
+    code(() => fresh.verify(RFC9449_PROOF, { method: 'POST', url, accessToken: 'x' }, RFC9449_IAT_MS)),
+    'dpop_ath_mismatch',
+  );
   // htu normalisation: default port and host case do not matter.
-  assert.equal(code(() => verifier().verify(RFC9449_PROOF, { method: 'POST', url: 'https://SERVER.example.com:443/token' }, RFC9449_IAT_MS)), 'accepted');
+  assert.equal(
+    code(() =>
+      verifier().verify(
+        RFC9449_PROOF,
+        { method: 'POST', url: 'https://SERVER.example.com:443/token' },
+        RFC9449_IAT_MS,
+      ),
+    ),
+    'accepted',
+  );
 });
 
 test('JWK parsing refuses private members, other key types and off-curve points', () => {
-  assert.throws(() => parsePublicJwk({ ...RFC8037_PUBLIC, d: 'nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A' }), { code: 'jwk_private' });
+  assert.throws(
+    () => parsePublicJwk({ ...RFC8037_PUBLIC, d: 'nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A' }),
+    { code: 'jwk_private' },
+  );
   assert.throws(() => parsePublicJwk({ kty: 'oct', k: 'c2VjcmV0' }), { code: 'jwk_private' });
   assert.throws(() => parsePublicJwk({ kty: 'RSA', n: 'AQAB', e: 'AQAB' }), { code: 'jwk_invalid' });
   assert.throws(() => parsePublicJwk({ kty: 'EC', crv: 'P-384', x: 'AA', y: 'AA' }), { code: 'jwk_invalid' });
   assert.throws(() => parsePublicJwk({ kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA' }), { code: 'jwk_invalid' });
-  const offCurve = parsePublicJwk({ kty: 'EC', crv: 'P-256', x: Buffer.alloc(32, 1).toString('base64url'), y: Buffer.alloc(32, 2).toString('base64url') });
+  const offCurve = parsePublicJwk({
+    kty: 'EC',
+    crv: 'P-256',
+    x: Buffer.alloc(32, 1).toString('base64url'),
+    y: Buffer.alloc(32, 2).toString('base64url'),
+  });
   assert.throws(() => importPublicJwk(offCurve), { code: 'jwk_invalid' });
 });
 
