@@ -56,12 +56,17 @@ export class StoreError extends WardenError {
   }
 }
 
+// eslint-disable-next-line no-control-regex
+const CONTROL_OR_BACKTICK = /[\u0000-\u001f\u007f`]/g;
+
 /** Quote user-supplied text for an error message: backticks, control characters escaped, bounded. */
 export function q(value: unknown): string {
   const s = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   const bounded = s.length > 120 ? `${s.slice(0, 117)}...` : s;
   // Control characters would let a value forge extra lines in logs and terminals.
-  // eslint-disable-next-line no-control-regex
-  const escaped = bounded.replace(/[\u0000-\u001f\u007f`]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const escaped = bounded.replace(
+    CONTROL_OR_BACKTICK,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
   return '`' + escaped + '`';
 }

@@ -1,14 +1,18 @@
 // The agent credential file: written owner-only and never over another file; read back only when
 // owner-only, strictly shaped, and holding a key pair whose halves match.
 
-import assert from 'node:assert/strict';
+import * as assert from 'node:assert/strict';
 import { sign, verify } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { WardenError } from '../../src/errors.js';
-import { readCredentialFile, writeCredentialFile, type NewCredentials } from '../../src/identity/credentials.js';
+import {
+  readCredentialFile,
+  writeCredentialFile,
+  type NewCredentials,
+} from '../../src/identity/credentials.js';
 import { generateAgentKey, importPublicJwk } from '../../src/identity/jwk.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'warden-creds-'));
@@ -82,7 +86,11 @@ describe('credential file', () => {
     const p = path();
     writeCredentialFile(p, creds());
     chmodSync(p, 0o644);
-    rejectsWith(() => readCredentialFile(p), 'key_file_invalid', 'is readable by group or others (mode 644): run chmod 600');
+    rejectsWith(
+      () => readCredentialFile(p),
+      'key_file_invalid',
+      'is readable by group or others (mode 644): run chmod 600',
+    );
     chmodSync(p, 0o640);
     rejectsWith(() => readCredentialFile(p), 'key_file_invalid', 'mode 640');
     chmodSync(p, 0o600);
@@ -99,25 +107,59 @@ describe('credential file', () => {
       private_jwk: c.privateJwk,
     };
     rejectsWith(() => readCredentialFile(raw('{not json')), 'key_file_invalid', 'is not valid JSON');
-    rejectsWith(() => readCredentialFile(raw({ ...good, extra: 1 })), 'key_file_invalid', 'unknown key `extra`');
+    rejectsWith(
+      () => readCredentialFile(raw({ ...good, extra: 1 })),
+      'key_file_invalid',
+      'unknown key `extra`',
+    );
     rejectsWith(
       () => readCredentialFile(raw({ ...good, private_jwk: { ...c.privateJwk, kid: 'x' } })),
       'key_file_invalid',
       'unknown key `kid`',
     );
     rejectsWith(() => readCredentialFile(raw({ ...good, alg: 'RS256' })), 'key_file_invalid', 'key `alg`');
-    rejectsWith(() => readCredentialFile(raw({ ...good, alg: 'EdDSA' })), 'key_file_invalid', 'does not match the key type');
-    rejectsWith(() => readCredentialFile(raw({ ...good, agent_id: 'alice' })), 'key_file_invalid', 'key `agent_id`');
-    rejectsWith(() => readCredentialFile(raw({ ...good, issuer: 'ftp://x' })), 'key_file_invalid', 'key `issuer`');
-    const { d: _d, ...publicOnly } = c.privateJwk;
-    rejectsWith(() => readCredentialFile(raw({ ...good, private_jwk: publicOnly })), 'key_file_invalid', 'private_jwk.d');
+    rejectsWith(
+      () => readCredentialFile(raw({ ...good, alg: 'EdDSA' })),
+      'key_file_invalid',
+      'does not match the key type',
+    );
+    rejectsWith(
+      () => readCredentialFile(raw({ ...good, agent_id: 'alice' })),
+      'key_file_invalid',
+      'key `agent_id`',
+    );
+    rejectsWith(
+      () => readCredentialFile(raw({ ...good, issuer: 'ftp://x' })),
+      'key_file_invalid',
+      'key `issuer`',
+    );
+    const publicOnly: Record<string, string> = { ...c.privateJwk };
+    delete publicOnly['d'];
+    rejectsWith(
+      () => readCredentialFile(raw({ ...good, private_jwk: publicOnly })),
+      'key_file_invalid',
+      'private_jwk.d',
+    );
     const other = generateAgentKey('ES256').privateJwk;
     rejectsWith(
       () => readCredentialFile(raw({ ...good, private_jwk: { ...c.privateJwk, d: other['d'] } })),
       'key_file_invalid',
       'the public key does not match the private key',
     );
-    rejectsWith(() => readCredentialFile(join(dir, 'missing.json')), 'key_file_invalid', 'cannot be read: ENOENT');
+    const ed = creds('EdDSA');
+    const edOther = generateAgentKey('EdDSA').privateJwk;
+    const edGood = { ...good, alg: 'EdDSA', private_jwk: ed.privateJwk };
+    assert.ok(readCredentialFile(raw(edGood)));
+    rejectsWith(
+      () => readCredentialFile(raw({ ...edGood, private_jwk: { ...ed.privateJwk, x: edOther['x'] } })),
+      'key_file_invalid',
+      'the public key does not match the private key',
+    );
+    rejectsWith(
+      () => readCredentialFile(join(dir, 'missing.json')),
+      'key_file_invalid',
+      'cannot be read: ENOENT',
+    );
     rejectsWith(() => readCredentialFile(dir), 'key_file_invalid', 'is not a regular file');
   });
 });

@@ -1,7 +1,7 @@
 // The registry's rules, one refusal at a time: each asserts the exact error code and message and
 // that the database is byte-for-byte what it was before (every table, the change feed and audit).
 
-import assert from 'node:assert/strict';
+import * as assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,12 +57,20 @@ async function count(store: Store, table: (typeof TABLES)[number]): Promise<numb
 }
 
 /** Assert `fn` is refused with `code` and a message containing `fragment`, and nothing changed. */
-async function refused(h: Harness, fn: () => Promise<unknown>, code: string, fragment: string): Promise<void> {
+async function refused(
+  h: Harness,
+  fn: () => Promise<unknown>,
+  code: string,
+  fragment: string,
+): Promise<void> {
   const before = await dump(h.store);
   await assert.rejects(fn, (err: unknown) => {
     assert.ok(err instanceof RegistryError, `expected a RegistryError, got ${String(err)}`);
     assert.equal(err.code, code, err.message);
-    assert.ok(err.message.includes(fragment), `message ${JSON.stringify(err.message)} lacks ${JSON.stringify(fragment)}`);
+    assert.ok(
+      err.message.includes(fragment),
+      `message ${JSON.stringify(err.message)} lacks ${JSON.stringify(fragment)}`,
+    );
     return true;
   });
   assert.deepEqual(await dump(h.store), before, 'a refused request changed the database');
@@ -96,7 +104,12 @@ async function populated(): Promise<Harness> {
   await h.registry.addSponsor({ id: 'alice@example.com', name: 'Alice' });
   await h.registry.addSponsor({ id: 'bob@example.com', name: 'Bob' });
   await h.registry.createBlueprint(bp());
-  await h.registry.createAgent({ blueprint: 'support', name: 'a1', sponsor: 'alice@example.com', publicJwk: key() });
+  await h.registry.createAgent({
+    blueprint: 'support',
+    name: 'a1',
+    sponsor: 'alice@example.com',
+    publicJwk: key(),
+  });
   return h;
 }
 
@@ -117,22 +130,68 @@ describe('sponsors', () => {
     assert.deepEqual(await h.registry.listSponsors(), [s]);
     assert.deepEqual(await h.registry.getSponsor('alice@example.com'), s);
     const change = await lastChange(h.store);
-    assert.deepEqual([change.kind, change.entity_id, Number(change.at)], ['sponsor', 'alice@example.com', T0]);
+    assert.deepEqual(
+      [change.kind, change.entity_id, Number(change.at)],
+      ['sponsor', 'alice@example.com', T0],
+    );
     const ev = await lastAudit(h.store);
-    assert.deepEqual([ev.type, ev.outcome, ev.actor, ev.subject], ['sponsor.created', 'success', 'operator', s.id]);
+    assert.deepEqual(
+      [ev.type, ev.outcome, ev.actor, ev.subject],
+      ['sponsor.created', 'success', 'operator', s.id],
+    );
   });
 
   it('refuses a duplicate and malformed ids and names', async () => {
     const h = await harness();
     await h.registry.addSponsor({ id: 'alice@example.com', name: 'Alice' });
-    await refused(h, () => h.registry.addSponsor({ id: 'alice@example.com', name: 'Again' }), 'already_exists', 'sponsor `alice@example.com` already exists');
-    await refused(h, () => h.registry.addSponsor({ id: 'alice smith', name: 'A' }), 'invalid_argument', 'invalid sponsor id `alice smith`');
-    await refused(h, () => h.registry.addSponsor({ id: 'a\nb', name: 'A' }), 'invalid_argument', 'invalid sponsor id `a\\u000ab`');
-    await refused(h, () => h.registry.addSponsor({ id: '', name: 'A' }), 'invalid_argument', 'invalid sponsor id');
-    await refused(h, () => h.registry.addSponsor({ id: 'x'.repeat(256), name: 'A' }), 'invalid_argument', 'invalid sponsor id');
-    await refused(h, () => h.registry.addSponsor({ id: 'a\u200bb', name: 'A' }), 'invalid_argument', 'invalid sponsor id');
-    await refused(h, () => h.registry.addSponsor({ id: 'bob', name: '' }), 'invalid_argument', 'invalid sponsor name');
-    await refused(h, () => h.registry.addSponsor({ id: 'bob', name: 'n'.repeat(201) }), 'invalid_argument', '1 to 200 characters');
+    await refused(
+      h,
+      () => h.registry.addSponsor({ id: 'alice@example.com', name: 'Again' }),
+      'already_exists',
+      'sponsor `alice@example.com` already exists',
+    );
+    await refused(
+      h,
+      () => h.registry.addSponsor({ id: 'alice smith', name: 'A' }),
+      'invalid_argument',
+      'invalid sponsor id `alice smith`',
+    );
+    await refused(
+      h,
+      () => h.registry.addSponsor({ id: 'a\nb', name: 'A' }),
+      'invalid_argument',
+      'invalid sponsor id `a\\u000ab`',
+    );
+    await refused(
+      h,
+      () => h.registry.addSponsor({ id: '', name: 'A' }),
+      'invalid_argument',
+      'invalid sponsor id',
+    );
+    await refused(
+      h,
+      () => h.registry.addSponsor({ id: 'x'.repeat(256), name: 'A' }),
+      'invalid_argument',
+      'invalid sponsor id',
+    );
+    await refused(
+      h,
+      () => h.registry.addSponsor({ id: 'a\u200bb', name: 'A' }),
+      'invalid_argument',
+      'invalid sponsor id',
+    );
+    await refused(
+      h,
+      () => h.registry.addSponsor({ id: 'bob', name: '' }),
+      'invalid_argument',
+      'invalid sponsor name',
+    );
+    await refused(
+      h,
+      () => h.registry.addSponsor({ id: 'bob', name: 'n'.repeat(201) }),
+      'invalid_argument',
+      '1 to 200 characters',
+    );
     await refused(
       h,
       () => h.registry.addSponsor({ id: 42, name: 'A' } as unknown as { id: string; name: string }),
@@ -161,9 +220,19 @@ describe('sponsors', () => {
   it('refuses wrong transitions and unknown sponsors', async () => {
     const h = await harness();
     await h.registry.addSponsor({ id: 'alice', name: 'Alice' });
-    await refused(h, () => h.registry.enableSponsor('alice'), 'conflict', 'sponsor `alice` is already active');
+    await refused(
+      h,
+      () => h.registry.enableSponsor('alice'),
+      'conflict',
+      'sponsor `alice` is already active',
+    );
     await h.registry.disableSponsor('alice');
-    await refused(h, () => h.registry.disableSponsor('alice'), 'conflict', 'sponsor `alice` is already disabled');
+    await refused(
+      h,
+      () => h.registry.disableSponsor('alice'),
+      'conflict',
+      'sponsor `alice` is already disabled',
+    );
     await refused(h, () => h.registry.disableSponsor('nobody'), 'not_found', 'sponsor `nobody` not found');
     await refused(h, () => h.registry.getSponsor('nobody'), 'not_found', 'sponsor `nobody` not found');
   });
@@ -192,10 +261,21 @@ describe('blueprints', () => {
     const h = await harness();
     await h.registry.addSponsor({ id: 'alice@example.com', name: 'Alice' });
     const b = await h.registry.createBlueprint(
-      bp({ name: 'a'.repeat(63), tokenTtlSeconds: 3600, maxDelegationDepth: 10, reviewBy: T0 + 1, owners: ['carol'] }),
+      bp({
+        name: 'a'.repeat(63),
+        tokenTtlSeconds: 3600,
+        maxDelegationDepth: 10,
+        reviewBy: T0 + 1,
+        owners: ['carol'],
+      }),
     );
-    assert.deepEqual([b.tokenTtlSeconds, b.maxDelegationDepth, b.reviewBy, b.owners], [3600, 10, T0 + 1, ['carol']]);
-    const z = await h.registry.createBlueprint(bp({ name: '0-x', tokenTtlSeconds: 1, maxDelegationDepth: 0 }));
+    assert.deepEqual(
+      [b.tokenTtlSeconds, b.maxDelegationDepth, b.reviewBy, b.owners],
+      [3600, 10, T0 + 1, ['carol']],
+    );
+    const z = await h.registry.createBlueprint(
+      bp({ name: '0-x', tokenTtlSeconds: 1, maxDelegationDepth: 0 }),
+    );
     assert.deepEqual([z.tokenTtlSeconds, z.maxDelegationDepth], [1, 0]);
   });
 
@@ -210,10 +290,30 @@ describe('blueprints', () => {
     for (const name of ['Support', '-support', 'a'.repeat(64), 'sup/port', 'sup port', '']) {
       await refused(h, () => r.createBlueprint(bp({ name })), 'invalid_argument', `invalid blueprint name`);
     }
-    await refused(h, () => r.createBlueprint(bp({ name: 'x', sponsors: [] })), 'invalid_argument', 'needs at least one sponsor');
-    await refused(h, () => r.createBlueprint(bp({ name: 'x', owners: [] })), 'invalid_argument', 'needs at least one owner');
-    await refused(h, () => r.createBlueprint(bp({ name: 'x', sponsors: ['ghost'] })), 'not_found', 'sponsor `ghost` not found');
-    await refused(h, () => r.createBlueprint(bp({ name: 'x', sponsors: ['dave'] })), 'forbidden', 'sponsor `dave` is disabled');
+    await refused(
+      h,
+      () => r.createBlueprint(bp({ name: 'x', sponsors: [] })),
+      'invalid_argument',
+      'needs at least one sponsor',
+    );
+    await refused(
+      h,
+      () => r.createBlueprint(bp({ name: 'x', owners: [] })),
+      'invalid_argument',
+      'needs at least one owner',
+    );
+    await refused(
+      h,
+      () => r.createBlueprint(bp({ name: 'x', sponsors: ['ghost'] })),
+      'not_found',
+      'sponsor `ghost` not found',
+    );
+    await refused(
+      h,
+      () => r.createBlueprint(bp({ name: 'x', sponsors: ['dave'] })),
+      'forbidden',
+      'sponsor `dave` is disabled',
+    );
     await refused(
       h,
       () => r.createBlueprint(bp({ name: 'x', sponsors: ['alice@example.com', 'alice@example.com'] })),
@@ -228,37 +328,80 @@ describe('blueprints', () => {
     );
     await refused(
       h,
-      () => r.createBlueprint(bp({ name: 'x', envelope: { servers: [], tools: [], scopes: ['a b'] }, baseScope: [] })),
+      () =>
+        r.createBlueprint(
+          bp({ name: 'x', envelope: { servers: [], tools: [], scopes: ['a b'] }, baseScope: [] }),
+        ),
       'invalid_argument',
       'invalid scope `a b`',
     );
     await refused(
       h,
-      () => r.createBlueprint(bp({ name: 'x', envelope: { servers: [], tools: [], scopes: ['say"hi"'] }, baseScope: [] })),
+      () =>
+        r.createBlueprint(
+          bp({ name: 'x', envelope: { servers: [], tools: [], scopes: ['say"hi"'] }, baseScope: [] }),
+        ),
       'invalid_argument',
       'invalid scope',
     );
     await refused(
       h,
-      () => r.createBlueprint(bp({ name: 'x', envelope: { servers: [], tools: [], scopes: ['a', 'a'] }, baseScope: [] })),
+      () =>
+        r.createBlueprint(
+          bp({ name: 'x', envelope: { servers: [], tools: [], scopes: ['a', 'a'] }, baseScope: [] }),
+        ),
       'invalid_argument',
       'duplicate envelope scope `a`',
     );
     await refused(
       h,
-      () => r.createBlueprint(bp({ name: 'x', envelope: { servers: ['bad server'], tools: [], scopes: [] }, baseScope: [] })),
+      () =>
+        r.createBlueprint(
+          bp({ name: 'x', envelope: { servers: ['bad server'], tools: [], scopes: [] }, baseScope: [] }),
+        ),
       'invalid_argument',
       'invalid server `bad server`',
     );
-    await refused(h, () => r.createBlueprint(bp({ name: 'x', tokenTtlSeconds: 3601 })), 'invalid_argument', 'at most 60 minutes');
-    await refused(h, () => r.createBlueprint(bp({ name: 'x', tokenTtlSeconds: 0 })), 'invalid_argument', 'at most 60 minutes');
-    await refused(h, () => r.createBlueprint(bp({ name: 'x', tokenTtlSeconds: 1.5 })), 'invalid_argument', 'must be a whole number');
-    await refused(h, () => r.createBlueprint(bp({ name: 'x', maxDelegationDepth: 11 })), 'invalid_argument', '0 to 10');
-    await refused(h, () => r.createBlueprint(bp({ name: 'x', maxDelegationDepth: -1 })), 'invalid_argument', '0 to 10');
-    await refused(h, () => r.createBlueprint(bp({ name: 'x', reviewBy: T0 })), 'invalid_argument', 'review-by date 2026-01-15 is not in the future');
     await refused(
       h,
-      () => r.createBlueprint({ ...bp({ name: 'x' }), envelope: null as unknown as NewBlueprint['envelope'] }),
+      () => r.createBlueprint(bp({ name: 'x', tokenTtlSeconds: 3601 })),
+      'invalid_argument',
+      'at most 60 minutes',
+    );
+    await refused(
+      h,
+      () => r.createBlueprint(bp({ name: 'x', tokenTtlSeconds: 0 })),
+      'invalid_argument',
+      'at most 60 minutes',
+    );
+    await refused(
+      h,
+      () => r.createBlueprint(bp({ name: 'x', tokenTtlSeconds: 1.5 })),
+      'invalid_argument',
+      'must be a whole number',
+    );
+    await refused(
+      h,
+      () => r.createBlueprint(bp({ name: 'x', maxDelegationDepth: 11 })),
+      'invalid_argument',
+      '0 to 10',
+    );
+    await refused(
+      h,
+      () => r.createBlueprint(bp({ name: 'x', maxDelegationDepth: -1 })),
+      'invalid_argument',
+      '0 to 10',
+    );
+    await refused(
+      h,
+      () => r.createBlueprint(bp({ name: 'x', reviewBy: T0 })),
+      'invalid_argument',
+      'review-by date 2026-01-15 is not in the future',
+    );
+    await refused(
+      h,
+      () =>
+        r.createBlueprint({ ...bp({ name: 'x' }), envelope: null as unknown as NewBlueprint['envelope'] }),
       'invalid_argument',
       'the envelope must be an object',
     );
@@ -283,7 +426,11 @@ describe('blueprints', () => {
     assert.equal(b.invalidBefore, T0 + 5000);
     assert.equal(b.updatedAt, T0 + 5000);
     assert.equal(b.tokenTtlSeconds, 300);
-    assert.deepEqual(b.envelope, { servers: ['tickets'], tools: ['tickets/*'], scopes: ['tickets:read', 'tickets:write', 'kb:read'] });
+    assert.deepEqual(b.envelope, {
+      servers: ['tickets'],
+      tools: ['tickets/*'],
+      scopes: ['tickets:read', 'tickets:write', 'kb:read'],
+    });
     assert.deepEqual(b.sponsors, ['alice@example.com', 'bob@example.com']);
     assert.deepEqual(b.owners, ['alice@example.com']);
     assert.deepEqual(b.baseScope, ['tickets:read']);
@@ -306,16 +453,36 @@ describe('blueprints', () => {
     await h.registry.addSponsor({ id: 'dave', name: 'Dave' });
     await h.registry.disableSponsor('dave');
     const r = h.registry;
-    await refused(h, () => r.updateBlueprint('support', {}), 'invalid_argument', 'nothing to update in blueprint `support`');
-    await refused(h, () => r.updateBlueprint('nope', { tokenTtlSeconds: 60 }), 'not_found', 'blueprint `nope` not found');
-    await refused(h, () => r.updateBlueprint('support', { tokenTtlSeconds: 7200 }), 'invalid_argument', 'at most 60 minutes');
+    await refused(
+      h,
+      () => r.updateBlueprint('support', {}),
+      'invalid_argument',
+      'nothing to update in blueprint `support`',
+    );
+    await refused(
+      h,
+      () => r.updateBlueprint('nope', { tokenTtlSeconds: 60 }),
+      'not_found',
+      'blueprint `nope` not found',
+    );
+    await refused(
+      h,
+      () => r.updateBlueprint('support', { tokenTtlSeconds: 7200 }),
+      'invalid_argument',
+      'at most 60 minutes',
+    );
     await refused(
       h,
       () => r.updateBlueprint('support', { envelope: { scopes: ['tickets:write'] } }),
       'invalid_argument',
       'base scope `tickets:read` is not in the envelope of blueprint `support`',
     );
-    await refused(h, () => r.updateBlueprint('support', { sponsors: [] }), 'invalid_argument', 'needs at least one sponsor');
+    await refused(
+      h,
+      () => r.updateBlueprint('support', { sponsors: [] }),
+      'invalid_argument',
+      'needs at least one sponsor',
+    );
     await refused(
       h,
       () => r.updateBlueprint('support', { sponsors: ['alice@example.com', 'dave'] }),
@@ -329,8 +496,18 @@ describe('blueprints', () => {
       `cannot remove sponsor \`alice@example.com\` from blueprint \`support\`: agent \`${A1}\` still has them as sponsor`,
     );
     await r.suspendAgent(A1);
-    await refused(h, () => r.updateBlueprint('support', { sponsors: ['bob@example.com'] }), 'conflict', 'cannot remove sponsor');
-    await refused(h, () => r.updateBlueprint('support', { reviewBy: T0 - 1 }), 'invalid_argument', 'is not in the future');
+    await refused(
+      h,
+      () => r.updateBlueprint('support', { sponsors: ['bob@example.com'] }),
+      'conflict',
+      'cannot remove sponsor',
+    );
+    await refused(
+      h,
+      () => r.updateBlueprint('support', { reviewBy: T0 - 1 }),
+      'invalid_argument',
+      'is not in the future',
+    );
     // Once the agent is retired, its sponsor may leave the blueprint.
     await r.retireAgent(A1);
     const b = await r.updateBlueprint('support', { sponsors: ['bob@example.com'] });
@@ -340,7 +517,9 @@ describe('blueprints', () => {
   it('a disabled sponsor already on the blueprint may stay through an update', async () => {
     const h = await populated();
     await h.registry.disableSponsor('alice@example.com');
-    const b = await h.registry.updateBlueprint('support', { sponsors: ['alice@example.com', 'bob@example.com'] });
+    const b = await h.registry.updateBlueprint('support', {
+      sponsors: ['alice@example.com', 'bob@example.com'],
+    });
     assert.deepEqual(b.sponsors, ['alice@example.com', 'bob@example.com']);
   });
 
@@ -351,11 +530,27 @@ describe('blueprints', () => {
     assert.equal(b.status, 'retired');
     assert.equal(b.invalidBefore, T0 + 7000);
     assert.equal((await lastAudit(h.store)).type, 'blueprint.retired');
-    await refused(h, () => h.registry.retireBlueprint('support'), 'conflict', 'blueprint `support` is already retired');
-    await refused(h, () => h.registry.updateBlueprint('support', { tokenTtlSeconds: 60 }), 'conflict', 'blueprint `support` is retired');
     await refused(
       h,
-      () => h.registry.createAgent({ blueprint: 'support', name: 'a2', sponsor: 'alice@example.com', publicJwk: key() }),
+      () => h.registry.retireBlueprint('support'),
+      'conflict',
+      'blueprint `support` is already retired',
+    );
+    await refused(
+      h,
+      () => h.registry.updateBlueprint('support', { tokenTtlSeconds: 60 }),
+      'conflict',
+      'blueprint `support` is retired',
+    );
+    await refused(
+      h,
+      () =>
+        h.registry.createAgent({
+          blueprint: 'support',
+          name: 'a2',
+          sponsor: 'alice@example.com',
+          publicJwk: key(),
+        }),
       'forbidden',
       'blueprint `support` is retired',
     );
@@ -397,13 +592,24 @@ describe('agents', () => {
     h.clock.t = Date.UTC(2026, 1, 1);
     await refused(
       h,
-      () => h.registry.createAgent({ blueprint: 'support', name: 'a2', sponsor: 'alice@example.com', publicJwk: key() }),
+      () =>
+        h.registry.createAgent({
+          blueprint: 'support',
+          name: 'a2',
+          sponsor: 'alice@example.com',
+          publicJwk: key(),
+        }),
       'forbidden',
       'blueprint `support` is past its review-by date 2026-02-01: review and update it before creating agents',
     );
     // Reviewing (moving the date) lets agents be created again.
     await h.registry.updateBlueprint('support', { reviewBy: Date.UTC(2026, 6, 1) });
-    await h.registry.createAgent({ blueprint: 'support', name: 'a2', sponsor: 'alice@example.com', publicJwk: key() });
+    await h.registry.createAgent({
+      blueprint: 'support',
+      name: 'a2',
+      sponsor: 'alice@example.com',
+      publicJwk: key(),
+    });
   });
 
   it('refuses every broken rule and changes nothing', async () => {
@@ -413,18 +619,44 @@ describe('agents', () => {
     await h.registry.disableSponsor('dave');
     const r = h.registry;
     const make = (over: Partial<Parameters<Registry['createAgent']>[0]>) => () =>
-      r.createAgent({ blueprint: 'support', name: 'a2', sponsor: 'alice@example.com', publicJwk: key(), ...over });
+      r.createAgent({
+        blueprint: 'support',
+        name: 'a2',
+        sponsor: 'alice@example.com',
+        publicJwk: key(),
+        ...over,
+      });
     await refused(h, make({ blueprint: 'nope' }), 'not_found', 'blueprint `nope` not found');
-    await refused(h, make({ sponsor: 'bob@example.com' }), 'forbidden', 'sponsor `bob@example.com` is not a sponsor of blueprint `support`');
+    await refused(
+      h,
+      make({ sponsor: 'bob@example.com' }),
+      'forbidden',
+      'sponsor `bob@example.com` is not a sponsor of blueprint `support`',
+    );
     await refused(h, make({ sponsor: 'ghost' }), 'not_found', 'sponsor `ghost` not found');
     await refused(h, make({ sponsor: 'dave' }), 'forbidden', 'sponsor `dave` is disabled');
     await refused(h, make({ name: 'A2' }), 'invalid_argument', 'invalid agent name `A2`');
     await refused(h, make({ name: 'a/b' }), 'invalid_argument', 'invalid agent name');
     await refused(h, make({ name: 'a1' }), 'already_exists', `agent \`${A1}\` already exists`);
     const { publicJwk, privateJwk } = generateAgentKey('ES256');
-    await refused(h, make({ publicJwk: privateJwk }), 'invalid_argument', 'invalid public key: jwk contains private key member `d`');
-    await refused(h, make({ publicJwk: { kty: 'RSA', n: 'AQAB', e: 'AQAB' } }), 'invalid_argument', 'invalid public key: unsupported key type `RSA`');
-    await refused(h, make({ publicJwk: 'not a key' }), 'invalid_argument', 'invalid public key: jwk must be a JSON object');
+    await refused(
+      h,
+      make({ publicJwk: privateJwk }),
+      'invalid_argument',
+      'invalid public key: jwk contains private key member `d`',
+    );
+    await refused(
+      h,
+      make({ publicJwk: { kty: 'RSA', n: 'AQAB', e: 'AQAB' } }),
+      'invalid_argument',
+      'invalid public key: unsupported key type `RSA`',
+    );
+    await refused(
+      h,
+      make({ publicJwk: 'not a key' }),
+      'invalid_argument',
+      'invalid public key: jwk must be a JSON object',
+    );
     await refused(
       h,
       make({ publicJwk: { ...publicJwk, y: Buffer.alloc(32, 1).toString('base64url') } }),
@@ -432,8 +664,18 @@ describe('agents', () => {
       'invalid public key: jwk is not a valid EC public key',
     );
     const a1 = await r.getAgent(A1);
-    await refused(h, make({ publicJwk: a1.publicJwk }), 'conflict', `public key \`${a1.jkt}\` is already registered to agent \`${A1}\``);
-    await refused(h, make({ expiresInDays: 0 }), 'invalid_argument', 'agent lifetime (days) 0 is out of range');
+    await refused(
+      h,
+      make({ publicJwk: a1.publicJwk }),
+      'conflict',
+      `public key \`${a1.jkt}\` is already registered to agent \`${A1}\``,
+    );
+    await refused(
+      h,
+      make({ expiresInDays: 0 }),
+      'invalid_argument',
+      'agent lifetime (days) 0 is out of range',
+    );
     await refused(h, make({ expiresInDays: 3651 }), 'invalid_argument', 'out of range');
   });
 
@@ -444,27 +686,50 @@ describe('agents', () => {
     const s = await r.suspendAgent('support/a1');
     assert.deepEqual([s.status, s.invalidBefore], ['suspended', T0 + 100]);
     assert.equal((await lastAudit(h.store)).type, 'agent.suspended');
-    assert.deepEqual([(await lastChange(h.store)).kind, (await lastChange(h.store)).entity_id], ['agent', A1]);
-    await refused(h, () => r.suspendAgent(A1), 'conflict', `cannot suspend agent \`${A1}\`: it is already suspended`);
+    assert.deepEqual(
+      [(await lastChange(h.store)).kind, (await lastChange(h.store)).entity_id],
+      ['agent', A1],
+    );
+    await refused(
+      h,
+      () => r.suspendAgent(A1),
+      'conflict',
+      `cannot suspend agent \`${A1}\`: it is already suspended`,
+    );
     h.clock.t = T0 + 200;
     const back = await r.resumeAgent(A1);
     assert.deepEqual([back.status, back.invalidBefore], ['active', T0 + 100]);
     assert.equal((await lastAudit(h.store)).type, 'agent.resumed');
-    await refused(h, () => r.resumeAgent(A1), 'conflict', `cannot resume agent \`${A1}\`: it is already active`);
+    await refused(
+      h,
+      () => r.resumeAgent(A1),
+      'conflict',
+      `cannot resume agent \`${A1}\`: it is already active`,
+    );
     h.clock.t = T0 + 300;
     const gone = await r.retireAgent(A1);
     assert.deepEqual([gone.status, gone.invalidBefore], ['retired', T0 + 300]);
     await refused(h, () => r.resumeAgent(A1), 'conflict', 'it is retired');
     await refused(h, () => r.suspendAgent(A1), 'conflict', 'it is retired');
     await refused(h, () => r.retireAgent(A1), 'conflict', 'it is already retired');
-    await refused(h, () => r.suspendAgent('support/nope'), 'not_found', `agent \`spiffe://${TD}/agent/support/nope\` not found`);
+    await refused(
+      h,
+      () => r.suspendAgent('support/nope'),
+      'not_found',
+      `agent \`spiffe://${TD}/agent/support/nope\` not found`,
+    );
     await refused(h, () => r.getAgent('just-a-name'), 'invalid_argument', 'invalid agent id `just-a-name`');
   });
 
   it('lists agents by blueprint', async () => {
     const h = await populated();
     await h.registry.createBlueprint(bp({ name: 'billing' }));
-    await h.registry.createAgent({ blueprint: 'billing', name: 'b1', sponsor: 'alice@example.com', publicJwk: key() });
+    await h.registry.createAgent({
+      blueprint: 'billing',
+      name: 'b1',
+      sponsor: 'alice@example.com',
+      publicJwk: key(),
+    });
     assert.deepEqual(
       (await h.registry.listAgents({ blueprint: 'billing' })).map((a) => a.name),
       ['b1'],
@@ -503,7 +768,10 @@ describe('grants', () => {
       [ev.type, ev.actor, ev.sponsor, JSON.parse(ev.authority)],
       ['grant.approved', 'sponsor:alice@example.com', 'alice@example.com', ['alice@example.com']],
     );
-    assert.deepEqual([(await lastChange(h.store)).kind, (await lastChange(h.store)).entity_id], ['grant', g.id]);
+    assert.deepEqual(
+      [(await lastChange(h.store)).kind, (await lastChange(h.store)).entity_id],
+      ['grant', g.id],
+    );
     assert.ok(grantActiveAt(ok, T0 + 10_000));
     assert.equal((await h.registry.listGrants({ status: 'approved' })).length, 1);
     h.clock.t = ok.endsAt ?? 0;
@@ -514,19 +782,59 @@ describe('grants', () => {
     assert.equal((await h.registry.listGrants({ status: 'approved' })).length, 0);
     assert.equal((await h.registry.listGrants({ status: 'expired' })).length, 1);
     assert.equal((await h.registry.getGrant(g.id)).effectiveStatus, 'expired');
-    await refused(h, () => h.registry.revokeGrant(g.id), 'conflict', `cannot revoke grant \`${g.id}\`: it is expired`);
+    await refused(
+      h,
+      () => h.registry.revokeGrant(g.id),
+      'conflict',
+      `cannot revoke grant \`${g.id}\`: it is expired`,
+    );
   });
 
   it('refuses bad requests and changes nothing', async () => {
     const r = h.registry;
-    await refused(h, () => r.requestGrant(req({ scope: ['admin'] })), 'forbidden', 'scope `admin` is outside the envelope of blueprint `support`');
-    await refused(h, () => r.requestGrant(req({ scope: [] })), 'invalid_argument', 'a grant needs at least one scope');
-    await refused(h, () => r.requestGrant(req({ scope: ['a b'] })), 'invalid_argument', 'invalid scope `a b`');
-    await refused(h, () => r.requestGrant(req({ durationSeconds: 0 })), 'invalid_argument', 'at most 24 hours');
-    await refused(h, () => r.requestGrant(req({ durationSeconds: 86_401 })), 'invalid_argument', 'at most 24 hours');
+    await refused(
+      h,
+      () => r.requestGrant(req({ scope: ['admin'] })),
+      'forbidden',
+      'scope `admin` is outside the envelope of blueprint `support`',
+    );
+    await refused(
+      h,
+      () => r.requestGrant(req({ scope: [] })),
+      'invalid_argument',
+      'a grant needs at least one scope',
+    );
+    await refused(
+      h,
+      () => r.requestGrant(req({ scope: ['a b'] })),
+      'invalid_argument',
+      'invalid scope `a b`',
+    );
+    await refused(
+      h,
+      () => r.requestGrant(req({ durationSeconds: 0 })),
+      'invalid_argument',
+      'at most 24 hours',
+    );
+    await refused(
+      h,
+      () => r.requestGrant(req({ durationSeconds: 86_401 })),
+      'invalid_argument',
+      'at most 24 hours',
+    );
     await refused(h, () => r.requestGrant(req({ reason: '' })), 'invalid_argument', 'a grant needs a reason');
-    await refused(h, () => r.requestGrant(req({ reason: '   ' })), 'invalid_argument', 'a grant needs a reason');
-    await refused(h, () => r.requestGrant(req({ agent: 'support/ghost' })), 'not_found', 'agent `spiffe://example.test/agent/support/ghost` not found');
+    await refused(
+      h,
+      () => r.requestGrant(req({ reason: '   ' })),
+      'invalid_argument',
+      'a grant needs a reason',
+    );
+    await refused(
+      h,
+      () => r.requestGrant(req({ agent: 'support/ghost' })),
+      'not_found',
+      'agent `spiffe://example.test/agent/support/ghost` not found',
+    );
     await r.suspendAgent(A1);
     await refused(h, () => r.requestGrant(req()), 'forbidden', `agent \`${A1}\` is suspended`);
     await r.resumeAgent(A1);
@@ -539,17 +847,40 @@ describe('grants', () => {
   it("only the agent's own active sponsor decides, and only once", async () => {
     const r = h.registry;
     const g = await r.requestGrant(req());
-    await refused(h, () => r.approveGrant(g.id, 'bob@example.com'), 'forbidden', `sponsor \`bob@example.com\` is not the sponsor of agent \`${A1}\``);
+    await refused(
+      h,
+      () => r.approveGrant(g.id, 'bob@example.com'),
+      'forbidden',
+      `sponsor \`bob@example.com\` is not the sponsor of agent \`${A1}\``,
+    );
     await refused(h, () => r.denyGrant(g.id, 'bob@example.com'), 'forbidden', 'is not the sponsor of agent');
     await refused(h, () => r.approveGrant(g.id, 'ghost'), 'not_found', 'sponsor `ghost` not found');
-    await refused(h, () => r.approveGrant('g_nope', 'alice@example.com'), 'not_found', 'grant `g_nope` not found');
+    await refused(
+      h,
+      () => r.approveGrant('g_nope', 'alice@example.com'),
+      'not_found',
+      'grant `g_nope` not found',
+    );
     await r.disableSponsor('alice@example.com');
-    await refused(h, () => r.approveGrant(g.id, 'alice@example.com'), 'forbidden', 'sponsor `alice@example.com` is disabled');
+    await refused(
+      h,
+      () => r.approveGrant(g.id, 'alice@example.com'),
+      'forbidden',
+      'sponsor `alice@example.com` is disabled',
+    );
     await r.enableSponsor('alice@example.com');
     const denied = await r.denyGrant(g.id, 'alice@example.com');
-    assert.deepEqual([denied.status, denied.decidedBy, denied.startsAt, denied.endsAt], ['denied', 'alice@example.com', null, null]);
+    assert.deepEqual(
+      [denied.status, denied.decidedBy, denied.startsAt, denied.endsAt],
+      ['denied', 'alice@example.com', null, null],
+    );
     assert.equal((await lastAudit(h.store)).type, 'grant.denied');
-    await refused(h, () => r.approveGrant(g.id, 'alice@example.com'), 'conflict', `grant \`${g.id}\` is denied, not pending`);
+    await refused(
+      h,
+      () => r.approveGrant(g.id, 'alice@example.com'),
+      'conflict',
+      `grant \`${g.id}\` is denied, not pending`,
+    );
     await refused(h, () => r.revokeGrant(g.id), 'conflict', 'it is denied');
   });
 
@@ -557,10 +888,20 @@ describe('grants', () => {
     const r = h.registry;
     const g = await r.requestGrant(req());
     await r.updateBlueprint('support', { envelope: { scopes: ['tickets:read'] } });
-    await refused(h, () => r.approveGrant(g.id, 'alice@example.com'), 'forbidden', 'scope `tickets:write` is outside the envelope');
+    await refused(
+      h,
+      () => r.approveGrant(g.id, 'alice@example.com'),
+      'forbidden',
+      'scope `tickets:write` is outside the envelope',
+    );
     await r.updateBlueprint('support', { envelope: { scopes: ['tickets:read', 'tickets:write'] } });
     await r.suspendAgent(A1);
-    await refused(h, () => r.approveGrant(g.id, 'alice@example.com'), 'forbidden', `agent \`${A1}\` is suspended`);
+    await refused(
+      h,
+      () => r.approveGrant(g.id, 'alice@example.com'),
+      'forbidden',
+      `agent \`${A1}\` is suspended`,
+    );
   });
 
   it("revoke: by the operator or the agent's sponsor, approved grants only", async () => {
@@ -568,7 +909,12 @@ describe('grants', () => {
     const g = await r.requestGrant(req());
     await refused(h, () => r.revokeGrant(g.id), 'conflict', 'it is pending: deny it instead');
     await r.approveGrant(g.id, 'alice@example.com');
-    await refused(h, () => r.revokeGrant(g.id, 'bob@example.com'), 'forbidden', 'is not the sponsor of agent');
+    await refused(
+      h,
+      () => r.revokeGrant(g.id, 'bob@example.com'),
+      'forbidden',
+      'is not the sponsor of agent',
+    );
     const rv = await r.revokeGrant(g.id);
     assert.equal(rv.status, 'revoked');
     const ev = await lastAudit(h.store);
@@ -579,12 +925,20 @@ describe('grants', () => {
     await r.approveGrant(g2.id, 'alice@example.com');
     await r.revokeGrant(g2.id, 'alice@example.com');
     const ev2 = await lastAudit(h.store);
-    assert.deepEqual([ev2.actor, JSON.parse(ev2.authority)], ['sponsor:alice@example.com', ['alice@example.com']]);
+    assert.deepEqual(
+      [ev2.actor, JSON.parse(ev2.authority)],
+      ['sponsor:alice@example.com', ['alice@example.com']],
+    );
     assert.deepEqual(
       (await r.listGrants({ status: 'revoked' })).map((x) => x.id).sort(),
       [g.id, g2.id].sort(),
     );
-    await refused(h, () => r.listGrants({ status: 'bogus' as 'approved' }), 'invalid_argument', 'unknown grant status `bogus`');
+    await refused(
+      h,
+      () => r.listGrants({ status: 'bogus' as 'approved' }),
+      'invalid_argument',
+      'unknown grant status `bogus`',
+    );
   });
 });
 
@@ -605,6 +959,9 @@ describe('transactions', () => {
     const h = await populated();
     const before = [await count(h.store, 'changes'), await count(h.store, 'audit_events')];
     await h.registry.suspendAgent(A1);
-    assert.deepEqual([await count(h.store, 'changes'), await count(h.store, 'audit_events')], [before[0]! + 1, before[1]! + 1]);
+    assert.deepEqual(
+      [await count(h.store, 'changes'), await count(h.store, 'audit_events')],
+      [before[0]! + 1, before[1]! + 1],
+    );
   });
 });

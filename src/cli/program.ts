@@ -1,0 +1,81 @@
+// The `warden` command tree and its error handling. Usage errors print one line and exit 2;
+// failures of a command print one line (`warden: <message>`) and exit 1; nothing ever prints a
+// stack trace unless WARDEN_DEBUG is set.
+
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { registerAgent } from './agent.js';
+import { registerBlueprint } from './blueprint.js';
+import { registerGrant } from './grant.js';
+import { registerInit } from './init.js';
+import { registerKeys } from './keys.js';
+import { registerServe } from './serve.js';
+import { registerSponsor } from './sponsor.js';
+import { reportError } from './util.js';
+
+/** The version in our package.json, found from src/cli (tsx) or dist/src/cli (built) alike. */
+function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        name?: unknown;
+        version?: unknown;
+      };
+      if (pkg.name === 'warden' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // Not here; look one level up.
+    }
+    dir = dirname(dir);
+  }
+  return 'unknown';
+}
+
+/** Commander's messages start with `error: ` and may add a suggestion on a second line. */
+function oneLine(message: string): string {
+  return message
+    .replace(/^error: /, '')
+    .replace(/\s*\n\s*/g, ' ')
+    .trim();
+}
+
+/** The whole command tree; exported so tests can check every command's help without a process. */
+export function buildProgram(): Command {
+  const program = new Command('warden');
+  // Set before any subcommand exists: commander copies these settings into each one it creates.
+  program
+    .description(
+      'zero-trust harness for AI agents: key-bound agent identities, sponsors, blueprints and just-in-time grants',
+    )
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help for a command')
+    .helpCommand('help [command]', 'show help for a command')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(`warden: ${oneLine(str)}\n`) });
+
+  registerInit(program);
+  registerSponsor(program);
+  registerBlueprint(program);
+  registerAgent(program);
+  registerGrant(program);
+  registerServe(program);
+  registerKeys(program);
+  return program;
+}
+
+/** Parse and run; sets `process.exitCode` (0, 1 for a failed command, 2 for misuse) and never throws. */
+export async function runCli(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version requested on purpose succeed; anything else commander raises is misuse.
+      process.exitCode = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
+      return;
+    }
+    reportError(err);
+  }
+}
