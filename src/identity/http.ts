@@ -4,6 +4,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
+import type { AuditSink } from '../audit/index.js';
 import { DpopError, OAuthError, RevokedError, TokenError } from './errors.js';
 import { checkRevocation, verifyAccessToken, type TokenVerifyOptions } from './access-token.js';
 import type { DpopVerifier } from './dpop.js';
@@ -23,6 +24,7 @@ export interface IdentityHttpDeps {
   verifier: RequestVerifier;
   tokenOptions: TokenVerifyOptions;
   algorithms: readonly string[];
+  audit: AuditSink;
   /** Shared secret resource servers present to `/oauth/introspect` as a Bearer token. */
   introspectionSecret: Buffer;
 }
@@ -102,6 +104,43 @@ function challenge(err: unknown): { status: number; error: string; description: 
   if (err instanceof RevokedError)
     return { status: 401, error: 'invalid_token', description: err.message, reason: err.code };
   return { status: 503, error: 'temporarily_unavailable', description: 'the request could not be verified' };
+}
+
+/** Decode a token's claims without trusting them, only to say whom a refused request claimed to be. */
+function claimedAgent(req: IncomingMessage): string | null {
+  const m = /^\S+ +([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\./.exec(
+    req.headersDistinct['authorization']?.[0] ?? '',
+  );
+  try {
+    const p = JSON.parse(Buffer.from(m?.[2] ?? '', 'base64url').toString('utf8')) as { client_id?: unknown };
+    return typeof p.client_id === 'string' ? p.client_id.slice(0, 300) : null;
+  } catch {
+    return null;
+  }
+}
+
+async function recordRefusal(
+  audit: AuditSink,
+  req: IncomingMessage,
+  method: string,
+  path: string,
+  reason: string,
+  description: string,
+): Promise<void> {
+  try {
+    await audit.record({
+      type: 'request.refused',
+      outcome: 'refused',
+      actor: null,
+      subject: null,
+      sponsor: null,
+      authority: [],
+      reason: `${reason}: ${description}`,
+      details: { method, path, claimed_agent: claimedAgent(req), remote: req.socket.remoteAddress ?? null },
+    });
+  } catch {
+    // The refusal stands whether or not it could be recorded.
+  }
 }
 
 /** The request handler of the identity service. */
@@ -241,6 +280,7 @@ export function identityHandler(deps: IdentityHttpDeps): (req: IncomingMessage, 
         return send(res, 200, principal, nonceHeader());
       } catch (err) {
         const c = challenge(err);
+        await recordRefusal(deps.audit, req, method, path, c.reason ?? c.error, c.description);
         const params = [`algs="${deps.algorithms.join(' ')}"`];
         if (c.error)
           params.push(`error="${c.error}"`, `error_description="${c.description.replace(/["\\]/g, "'")}"`);

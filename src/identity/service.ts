@@ -107,6 +107,7 @@ export async function startIdentityService(opts: StartOptions): Promise<Identity
       tokenOptions,
       algorithms: config.dpop.algorithms,
       introspectionSecret: secret,
+      audit,
     }),
   );
   return {

@@ -348,9 +348,11 @@ describe('DPoP proofs on protected requests', () => {
     assertRefused(await whoami(h, `DPoP ${token}`, [forged]), 'invalid_dpop_proof', 'dpop_signature_invalid');
   });
 
-  test('refused requests issue nothing', async () => {
-    const before = await countEvents(h, 'token.issued');
+  test('a refused request issues nothing and is recorded as refused', async () => {
+    const issued = await countEvents(h, 'token.issued');
+    const refusals = await countEvents(h, 'request.refused');
     await whoami(h, `DPoP ${token}`, []);
-    assert.equal(await countEvents(h, 'token.issued'), before);
+    assert.equal(await countEvents(h, 'token.issued'), issued);
+    assert.equal(await countEvents(h, 'request.refused'), refusals + 1);
   });
 });
