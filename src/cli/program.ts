@@ -13,6 +13,7 @@ import { registerInit } from './init.js';
 import { registerKeys } from './keys.js';
 import { registerServe } from './serve.js';
 import { registerSponsor } from './sponsor.js';
+import { registerToken } from './token.js';
 import { reportError } from './util.js';
 
 /** The version in our package.json, found from src/cli (tsx) or dist/src/cli (built) alike. */
@@ -63,6 +64,7 @@ export function buildProgram(): Command {
   registerGrant(program);
   registerServe(program);
   registerKeys(program);
+  registerToken(program);
   return program;
 }
 

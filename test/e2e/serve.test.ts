@@ -105,6 +105,28 @@ test('serve, register with the CLI, authenticate from the credential file, revok
   assert.equal(ok.body['agent'], 'spiffe://warden.local/agent/triage/bot');
   assert.equal(ok.body['sponsor'], 'carol@example.com');
 
+  // The CLI's own agent side: `warden whoami` and `warden token` from the credential file.
+  const me = JSON.parse(
+    (await run(process.execPath, [WARDEN_BIN, 'whoami', '--credentials', credFile])).stdout,
+  ) as Record<string, unknown>;
+  assert.equal(me['agent'], cred.agent_id);
+  assert.deepEqual(me['scopes'], ['mcp:read']);
+  const widened = await run(process.execPath, [
+    WARDEN_BIN,
+    'token',
+    '--credentials',
+    credFile,
+    '--scope',
+    'mcp:write',
+  ]).then(
+    () => 'accepted',
+    (err: { stderr: string; code: number }) => `${err.code} ${err.stderr}`,
+  );
+  assert.equal(
+    widened,
+    `1 warden: invalid_scope: scope \`mcp:write\` is not available to agent \`${cred.agent_id}\`: not in its base scope or an active grant\n`,
+  );
+
   // Suspend from another process; the running server must refuse within one second.
   await warden('agent', 'suspend', 'triage/bot');
   const suspendedAt = Date.now();
@@ -132,8 +154,12 @@ test('serve, register with the CLI, authenticate from the credential file, revok
   );
   assert.ok(rows.some((e) => e['type'] === 'agent.suspended'));
   assert.ok(
-    rows.some((e) => e['type'] === 'token.refused') === false,
-    'whoami refusals are not token refusals',
+    rows.some((e) => e['type'] === 'token.refused' && e['actor'] === cred.agent_id),
+    'the widened scope',
+  );
+  assert.ok(
+    rows.some((e) => e['type'] === 'request.refused'),
+    'the refused protected request is recorded',
   );
 
   server.kill('SIGTERM');
