@@ -24,7 +24,19 @@ export type AuditEventType =
   | 'token.issued'
   | 'token.exchanged'
   | 'token.refused'
-  | 'request.refused';
+  | 'request.refused'
+  | 'mcp.decision'
+  | 'mcp.result'
+  | 'mcp.server_request'
+  | 'mcp.session'
+  | 'approval.requested'
+  | 'approval.approved'
+  | 'approval.denied'
+  | 'approval.consumed'
+  | 'tool.seen'
+  | 'tool.quarantined'
+  | 'tool.pinned'
+  | 'tool.rejected';
 
 export interface AuditEvent {
   type: AuditEventType;

@@ -7,6 +7,7 @@ import { TableAuditSink, type AuditSink } from '../audit/index.js';
 import { CONFIG_FILE, DEFAULT_CONFIG_YAML, loadConfig, type WardenConfig } from '../config/index.js';
 import { WardenError, q } from '../errors.js';
 import { createSigningKey } from '../identity/keys.js';
+import { installStockPolicies } from '../policy/stock.js';
 import { Registry } from '../identity/registry.js';
 import { openSqliteStore, type Store } from '../store/index.js';
 
@@ -23,6 +24,8 @@ export interface InitResult {
   dataDir: string;
   createdConfig: boolean;
   createdKey: string | null;
+  /** Stock policy files written into a new policy directory. */
+  installedPolicies: string[];
 }
 
 /** Create the data directory, `warden.yaml` and the first signing key; leaves existing ones alone. */
@@ -48,7 +51,9 @@ export async function initDataDir(dataDir: string): Promise<InitResult> {
       .where('retired_at', 'is', null)
       .executeTakeFirst();
     const createdKey = existing ? null : await createSigningKey(store, dataDir, audit);
-    return { dataDir, createdConfig, createdKey };
+    const policyDir = join(dataDir, config.gateway.policyDir);
+    const installedPolicies = existsSync(policyDir) ? [] : installStockPolicies(policyDir);
+    return { dataDir, createdConfig, createdKey, installedPolicies };
   } finally {
     await store.close();
   }

@@ -14,7 +14,7 @@ export function registerInit(program: Command): void {
     program
       .command('init')
       .description(
-        'create the data directory, warden.yaml and the first token-signing key; anything that exists is left alone',
+        'create the data directory, warden.yaml, the first token-signing key and the stock Cedar policies; anything that exists is left alone',
       ),
   ).action(
     action(async (opts: DataDirOpts) => {
@@ -22,7 +22,12 @@ export function registerInit(program: Command): void {
       const dirExisted = existsSync(dataDir);
       const result = await initDataDir(dataDir);
       const configFile = join(result.dataDir, CONFIG_FILE);
-      if (dirExisted && !result.createdConfig && result.createdKey === null) {
+      if (
+        dirExisted &&
+        !result.createdConfig &&
+        result.createdKey === null &&
+        result.installedPolicies.length === 0
+      ) {
         out(
           `already initialised: ${result.dataDir} (data directory, ${CONFIG_FILE} and signing key all exist)`,
         );
@@ -33,6 +38,11 @@ export function registerInit(program: Command): void {
       out(
         `signing key:    ${result.createdKey === null ? 'an active key existed' : `${result.createdKey} (created)`}`,
       );
+      if (result.installedPolicies.length > 0) {
+        out(
+          `policies:       ${result.installedPolicies.length} stock policies in ${join(result.dataDir, 'policies')} (created)`,
+        );
+      }
     }),
   );
 }

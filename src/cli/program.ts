@@ -7,13 +7,16 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { registerAgent } from './agent.js';
+import { registerApprovals } from './approvals.js';
 import { registerBlueprint } from './blueprint.js';
 import { registerGrant } from './grant.js';
 import { registerInit } from './init.js';
 import { registerKeys } from './keys.js';
+import { registerPolicy } from './policy.js';
 import { registerServe } from './serve.js';
 import { registerSponsor } from './sponsor.js';
 import { registerToken } from './token.js';
+import { registerTools } from './tools.js';
 import { reportError } from './util.js';
 
 /** The version in our package.json, found from src/cli (tsx) or dist/src/cli (built) alike. */
@@ -65,6 +68,9 @@ export function buildProgram(): Command {
   registerServe(program);
   registerKeys(program);
   registerToken(program);
+  registerApprovals(program);
+  registerTools(program);
+  registerPolicy(program);
   return program;
 }
 

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { resolveDataDir } from '../config/index.js';
 import { WardenError } from '../errors.js';
+import { startGateway } from '../gateway/start.js';
 import { startIdentityService } from '../identity/index.js';
 import { initDataDir, openWarden } from './context.js';
 import { action, withDataDir, type DataDirOpts } from './util.js';
@@ -18,7 +19,7 @@ export function registerServe(program: Command): void {
     program
       .command('serve')
       .description(
-        'run the Warden service (token endpoint, JWKS, introspection); initialises the data directory on first run',
+        'run the Warden service: the MCP gateway at /mcp, the token endpoint, JWKS and introspection; initialises the data directory on first run',
       )
       .option('--port <port>', 'TCP port to listen on (default: server.port from warden.yaml, 8787)')
       .option('--host <host>', 'address to bind (default: server.host from warden.yaml, 127.0.0.1)'),
@@ -35,16 +36,31 @@ export function registerServe(program: Command): void {
         port = Number(opts.port);
       }
       const w = await openWarden(dataDir);
+      const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
       const service = await startIdentityService({
         dataDir,
         config: w.config,
         store: w.store,
         audit: w.audit,
+        mcp: async (state) => {
+          const g = await startGateway({
+            dataDir,
+            config: w.config,
+            store: w.store,
+            audit: w.audit,
+            state,
+            log,
+          });
+          return { handle: (req, res, p) => g.gateway.handle(req, res, p), close: () => g.close() };
+        },
         ...(opts.host !== undefined ? { host: opts.host } : {}),
         ...(port !== undefined ? { port } : {}),
       });
       process.stdout.write(`warden listening on ${service.issuer}\n`);
       process.stdout.write(`  metadata  ${service.issuer}/.well-known/oauth-authorization-server\n`);
+      process.stdout.write(
+        `  gateway   ${service.issuer}/mcp (${w.config.upstreams.length} upstream servers)\n`,
+      );
       process.stdout.write(`  data dir  ${dataDir}\n`);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();

@@ -2,6 +2,7 @@
 // either way it must not be silently ignored.
 
 import { z } from 'zod';
+import { GatewaySettingsSchema, UpstreamSchema } from '../gateway/config.js';
 
 const port = z.number().int().min(0).max(65535);
 
@@ -53,6 +54,14 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    gateway: GatewaySettingsSchema.prefault({}),
+    upstreams: z
+      .array(UpstreamSchema)
+      .default([])
+      .refine(
+        (list) => new Set(list.map((u) => u.name)).size === list.length,
+        'upstream names must be unique',
+      ),
   })
   .strict();
 
@@ -99,4 +108,36 @@ store:
   driver: sqlite
   # Relative to the data directory.
   path: warden.db
+
+gateway:
+  # MCP messages larger than this are refused before parsing.
+  maxMessageBytes: 4194304
+  # Per-call timeout towards upstream servers (ms).
+  callTimeoutMs: 60000
+  # A call that needs a human's approval waits this long before the agent is told (ms; 0: at once).
+  approvalWaitMs: 0
+  # How long a held call stays approvable (seconds).
+  approvalTtlSeconds: 3600
+  # Pin tool definitions on first sight. Development only: a pinned definition is trusted.
+  autoPin: false
+  # Cedar policies (*.cedar), relative to the data directory; reloaded on change.
+  policyDir: policies
+  # Upstream credentials referenced as {secret: NAME}; must be mode 0600.
+  secretsFile: secrets.yaml
+
+# Upstream MCP servers. Tools are offered to agents as <upstream>__<tool>.
+upstreams: []
+#  - name: files
+#    transport: stdio
+#    command: [node, /opt/mcp/filesystem/dist/index.js, /srv/shared]   # argv; never a shell string
+#    env: { LOG_LEVEL: info, API_TOKEN: { secret: files-token } }     # nothing else is inherited
+#    sandbox: none                                                      # required until sandboxing lands
+#    tools:
+#      read_file: { labels: [private] }
+#  - name: mail
+#    transport: http
+#    url: https://mail-mcp.internal.example/mcp
+#    auth: { type: bearer, token: { env: MAIL_MCP_TOKEN } }
+#    tools:
+#      send_email: { labels: [egress], sensitiveArgs: [to, cc, bcc] }
 `;

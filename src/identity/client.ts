@@ -134,6 +134,44 @@ export class AgentClient {
     }
   }
 
+  /**
+   * A fetch that authenticates every request to a protected resource (for example an MCP client
+   * transport pointed at the gateway): `Authorization: DPoP <token>` and a fresh proof each time.
+   * The token is renewed shortly before it expires; a `use_dpop_nonce` challenge is retried once.
+   */
+  fetcher(options: { scope?: string } = {}): typeof fetch {
+    let current: { token: string; until: number } | undefined;
+    const token = async (): Promise<string> => {
+      if (!current || current.until - Date.now() < 30_000) {
+        const t = await this.token(options.scope ? { scope: options.scope } : {});
+        current = { token: t.accessToken, until: Date.now() + t.expiresIn * 1000 };
+      }
+      return current.token;
+    };
+    return async (input, init) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      const method = (init?.method ?? 'GET').toUpperCase();
+      for (let attempt = 0; ; attempt++) {
+        const t = await token();
+        const headers = new Headers(init?.headers);
+        headers.set('authorization', `DPoP ${t}`);
+        headers.set('dpop', this.proof(method, url, t));
+        const res = await fetch(url, { ...init, method, headers });
+        const nonce = res.headers.get('dpop-nonce');
+        if (nonce) this.nonce = nonce;
+        if (res.status === 401 && attempt === 0) {
+          const challenge = res.headers.get('www-authenticate') ?? '';
+          if (nonce && challenge.includes('use_dpop_nonce')) continue;
+          if (challenge.includes('invalid_token')) {
+            current = undefined; // revoked or expired: one fresh token, then give up
+            continue;
+          }
+        }
+        return res;
+      }
+    };
+  }
+
   private async tokenRequest(params: () => URLSearchParams): Promise<IssuedToken> {
     for (let attempt = 0; ; attempt++) {
       let res: Response;

@@ -6,7 +6,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { timingSafeEqual } from 'node:crypto';
 import type { AuditSink } from '../audit/index.js';
 import { DpopError, OAuthError, RevokedError, TokenError } from './errors.js';
-import { checkRevocation, verifyAccessToken, type TokenVerifyOptions } from './access-token.js';
+import {
+  checkRevocation,
+  verifyAccessToken,
+  type Principal,
+  type TokenVerifyOptions,
+} from './access-token.js';
 import type { DpopVerifier } from './dpop.js';
 import { GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE, type TokenService } from './issue.js';
 import type { ServiceKeys } from './keys.js';
@@ -25,6 +30,8 @@ export interface IdentityHttpDeps {
   tokenOptions: TokenVerifyOptions;
   algorithms: readonly string[];
   audit: AuditSink;
+  /** The MCP gateway, served at `/mcp` behind the same verifier; absent when no gateway runs. */
+  mcp?: (req: IncomingMessage, res: ServerResponse, principal: Principal) => Promise<void>;
   /** Shared secret resource servers present to `/oauth/introspect` as a Bearer token. */
   introspectionSecret: Buffer;
 }
@@ -165,6 +172,45 @@ export function identityHandler(deps: IdentityHttpDeps): (req: IncomingMessage, 
   const nonceHeader = (): Record<string, string> =>
     deps.dpop.nonceRequired ? { 'dpop-nonce': deps.dpop.nonce() } : {};
 
+  /** Verify a protected request; on failure write the RFC 9449 challenge, record it, return undefined. */
+  async function authenticate(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+  ): Promise<Principal | undefined> {
+    const method = req.method ?? 'GET';
+    try {
+      return deps.verifier.verify({
+        method,
+        url: addressed(req),
+        authorization: req.headersDistinct['authorization'],
+        dpop: req.headersDistinct['dpop'],
+      });
+    } catch (err) {
+      const c = challenge(err);
+      await recordRefusal(deps.audit, req, method, path, c.reason ?? c.error, c.description);
+      const params = [`algs="${deps.algorithms.join(' ')}"`];
+      if (c.error)
+        params.push(`error="${c.error}"`, `error_description="${c.description.replace(/["\\]/g, "'")}"`);
+      const headers: Record<string, string> = {
+        'www-authenticate': `DPoP ${params.join(', ')}`,
+        ...nonceHeader(),
+      };
+      if (c.error === 'use_dpop_nonce') headers['dpop-nonce'] = deps.dpop.nonce();
+      send(
+        res,
+        c.status,
+        {
+          error: c.error || 'invalid_request',
+          error_description: c.description,
+          ...(c.reason ? { warden_reason: c.reason } : {}),
+        },
+        headers,
+      );
+      return undefined;
+    }
+  }
+
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const method = req.method ?? 'GET';
@@ -270,36 +316,15 @@ export function identityHandler(deps: IdentityHttpDeps): (req: IncomingMessage, 
     if (path === '/v1/whoami') {
       if (method !== 'GET' && method !== 'POST')
         return send(res, 405, { error: 'invalid_request' }, { allow: 'GET, POST' });
-      try {
-        const principal = deps.verifier.verify({
-          method,
-          url: addressed(req),
-          authorization: req.headersDistinct['authorization'],
-          dpop: req.headersDistinct['dpop'],
-        });
-        return send(res, 200, principal, nonceHeader());
-      } catch (err) {
-        const c = challenge(err);
-        await recordRefusal(deps.audit, req, method, path, c.reason ?? c.error, c.description);
-        const params = [`algs="${deps.algorithms.join(' ')}"`];
-        if (c.error)
-          params.push(`error="${c.error}"`, `error_description="${c.description.replace(/["\\]/g, "'")}"`);
-        const headers: Record<string, string> = {
-          'www-authenticate': `DPoP ${params.join(', ')}`,
-          ...nonceHeader(),
-        };
-        if (c.error === 'use_dpop_nonce') headers['dpop-nonce'] = deps.dpop.nonce();
-        return send(
-          res,
-          c.status,
-          {
-            error: c.error || 'invalid_request',
-            error_description: c.description,
-            ...(c.reason ? { warden_reason: c.reason } : {}),
-          },
-          headers,
-        );
-      }
+      const principal = await authenticate(req, res, path);
+      if (principal) send(res, 200, principal, nonceHeader());
+      return;
+    }
+
+    if (path === '/mcp' && deps.mcp) {
+      const principal = await authenticate(req, res, path);
+      if (principal) await deps.mcp(req, res, principal);
+      return;
     }
     return send(res, 404, { error: 'not_found', error_description: `no route for ${method} ${path}` });
   }

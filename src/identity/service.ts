@@ -5,12 +5,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AuditSink } from '../audit/index.js';
 import { defaultAudience, issuerUrl, type WardenConfig } from '../config/index.js';
 import { WardenError, q } from '../errors.js';
 import type { Store } from '../store/index.js';
-import type { TokenVerifyOptions } from './access-token.js';
+import type { Principal, TokenVerifyOptions } from './access-token.js';
 import { DpopVerifier } from './dpop.js';
 import { createLateBoundServer, identityHandler } from './http.js';
 import { TokenService } from './issue.js';
@@ -42,6 +42,12 @@ export function introspectionSecret(dataDir: string): Buffer {
   return Buffer.from(readFileSync(file, 'utf8').trim());
 }
 
+/** Something served at `/mcp` once the identity service is up (the gateway). */
+export interface McpMount {
+  handle(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void>;
+  close(): Promise<void>;
+}
+
 export interface StartOptions {
   dataDir: string;
   config: WardenConfig;
@@ -49,6 +55,8 @@ export interface StartOptions {
   audit: AuditSink;
   host?: string;
   port?: number;
+  /** Build what `/mcp` serves, given the registry snapshot; omitted: no gateway. */
+  mcp?: (state: IdentityState, issuer: string) => Promise<McpMount>;
 }
 
 /** Start listening; with port 0 the kernel picks a free port and the issuer follows it. */
@@ -96,6 +104,14 @@ export async function startIdentityService(opts: StartOptions): Promise<Identity
     defaultAudience: defaultAudience(config, issuer),
   });
   const verifier = new RequestVerifier(keys, state, dpop, tokenOptions);
+  let mount: McpMount | undefined;
+  try {
+    mount = opts.mcp ? await opts.mcp(state, issuer) : undefined;
+  } catch (err) {
+    state.stop();
+    server.close();
+    throw err;
+  }
   attach(
     identityHandler({
       issuer,
@@ -107,6 +123,12 @@ export async function startIdentityService(opts: StartOptions): Promise<Identity
       tokenOptions,
       algorithms: config.dpop.algorithms,
       introspectionSecret: secret,
+      ...(mount
+        ? {
+            mcp: (req: IncomingMessage, res: ServerResponse, p: Principal) =>
+              (mount).handle(req, res, p),
+          }
+        : {}),
       audit,
     }),
   );
@@ -119,6 +141,7 @@ export async function startIdentityService(opts: StartOptions): Promise<Identity
     tokens,
     verifier,
     async close() {
+      await mount?.close();
       state.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,7 +1,7 @@
 // Schema migrations, written with Kysely's schema builder so that SQLite and PostgreSQL run the
 // same steps. Append new migrations; never edit one that has shipped.
 
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 const m0001: Migration = {
   async up(db: Kysely<unknown>) {
@@ -92,8 +92,59 @@ const m0001: Migration = {
   },
 };
 
+// Tool definitions seen on upstream MCP servers, one row per distinct definition (by JCS hash).
+const m0002: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('tool_definitions')
+      .addColumn('server', 'text', (c) => c.notNull())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .addColumn('definition', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('findings', 'text', (c) => c.notNull())
+      .addColumn('first_seen', 'bigint', (c) => c.notNull())
+      .addColumn('decided_by', 'text')
+      .addColumn('decided_at', 'bigint')
+      .addPrimaryKeyConstraint('tool_definitions_pk', ['server', 'name', 'hash'])
+      .execute();
+    // INVARIANT: at most one pinned definition per tool, whatever races between gateway replicas.
+    await db.schema
+      .createIndex('tool_definitions_one_pinned')
+      .on('tool_definitions')
+      .columns(['server', 'name'])
+      .unique()
+      .where(sql.ref('status'), '=', 'pinned')
+      .execute();
+  },
+};
+
+const m0003: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('approvals')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .addColumn('agent', 'text', (c) => c.notNull())
+      .addColumn('sponsor', 'text', (c) => c.notNull())
+      .addColumn('server', 'text', (c) => c.notNull())
+      .addColumn('tool', 'text', (c) => c.notNull())
+      .addColumn('arguments', 'text', (c) => c.notNull())
+      .addColumn('definition_hash', 'text', (c) => c.notNull())
+      .addColumn('reasons', 'text', (c) => c.notNull())
+      .addColumn('policies', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('decided_by', 'text')
+      .addColumn('decided_at', 'bigint')
+      .execute();
+    await db.schema.createIndex('approvals_hash').on('approvals').columns(['hash', 'status']).execute();
+  },
+};
+
 export const migrationProvider: MigrationProvider = {
   getMigrations() {
-    return Promise.resolve({ '0001_identity': m0001 });
+    return Promise.resolve({ '0001_identity': m0001, '0002_tools': m0002, '0003_approvals': m0003 });
   },
 };

@@ -70,7 +70,7 @@ export interface SigningKeyRow {
 /** Change feed: every registry write appends a row so running servers can refresh what changed. */
 export interface ChangeRow {
   seq: Generated<number>;
-  kind: 'sponsor' | 'blueprint' | 'agent' | 'grant' | 'key';
+  kind: 'sponsor' | 'blueprint' | 'agent' | 'grant' | 'key' | 'tool';
   entity_id: string;
   at: number;
 }
@@ -88,6 +88,38 @@ export interface AuditEventRow {
   details: string; // JSON
 }
 
+/** One distinct definition of an upstream tool, by hash; at most one per tool is `pinned`. */
+export interface ToolDefinitionRow {
+  server: string;
+  name: string;
+  hash: string; // lowercase hex SHA-256 of `definition`
+  definition: string; // RFC 8785 JCS JSON of the pinned fields
+  status: 'pending' | 'pinned' | 'superseded' | 'rejected';
+  findings: string; // JSON: findings of the scan at first sight
+  first_seen: number;
+  decided_by: string | null;
+  decided_at: number | null;
+}
+
+/** A call held for a human's approval, bound to the JCS hash of exactly that call. */
+export interface ApprovalRow {
+  id: string;
+  hash: string;
+  agent: string;
+  sponsor: string;
+  server: string;
+  tool: string;
+  arguments: string; // JSON
+  definition_hash: string;
+  reasons: string; // JSON string[]
+  policies: string; // JSON string[]
+  status: 'pending' | 'approved' | 'denied' | 'consumed';
+  created_at: number;
+  expires_at: number;
+  decided_by: string | null;
+  decided_at: number | null;
+}
+
 export interface Database {
   sponsors: SponsorRow;
   blueprints: BlueprintRow;
@@ -96,4 +128,6 @@ export interface Database {
   signing_keys: SigningKeyRow;
   changes: ChangeRow;
   audit_events: AuditEventRow;
+  tool_definitions: ToolDefinitionRow;
+  approvals: ApprovalRow;
 }

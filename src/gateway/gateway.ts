@@ -1,0 +1,205 @@
+// The MCP gateway's HTTP side: Streamable HTTP at `/mcp`, behind the identity verifier. Every
+// HTTP request carries the agent's DPoP-bound token and is verified on its own; a session belongs
+// to the agent that opened it and to no one else.
+
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { Principal } from '../identity/index.js';
+import { GatewaySession, type GatewayDeps } from './session.js';
+import { INTENT_META_KEY, parseIntent, type Intent } from '../policy/flow-intent.js';
+
+export interface GatewayOptions extends GatewayDeps {
+  maxSessionsPerAgent?: number;
+  idleTimeoutMs?: number;
+}
+
+interface Live {
+  session: GatewaySession;
+  transport: StreamableHTTPServerTransport;
+  lastUsed: number;
+}
+
+function jsonRpcError(
+  res: ServerResponse,
+  status: number,
+  code: number,
+  message: string,
+  id: unknown = null,
+): void {
+  const body = JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+class BodyTooLarge extends Error {}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared > limit) throw new BodyTooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new BodyTooLarge();
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function isInitialize(
+  body: unknown,
+): body is { method: 'initialize'; params?: { _meta?: Record<string, unknown> } } {
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    !Array.isArray(body) &&
+    (body as { method?: unknown }).method === 'initialize'
+  );
+}
+
+export class Gateway {
+  private readonly sessions = new Map<string, Live>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly options: GatewayOptions) {
+    this.sweeper = setInterval(() => void this.sweep(), 30_000);
+    this.sweeper.unref();
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Handle one authenticated HTTP request to `/mcp`. */
+  async handle(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
+    const method = req.method ?? 'GET';
+    const sid = req.headersDistinct['mcp-session-id'];
+    if (sid && sid.length > 1) return jsonRpcError(res, 400, -32600, 'more than one Mcp-Session-Id header');
+    const sessionId = sid?.[0];
+
+    let parsed: unknown;
+    if (method === 'POST') {
+      let raw: Buffer;
+      try {
+        raw = await readBody(req, this.options.settings.maxMessageBytes);
+      } catch (err) {
+        if (err instanceof BodyTooLarge) {
+          return jsonRpcError(
+            res,
+            413,
+            -32600,
+            `message larger than ${this.options.settings.maxMessageBytes} bytes`,
+          );
+        }
+        throw err;
+      }
+      try {
+        parsed = JSON.parse(raw.toString('utf8'));
+      } catch {
+        return jsonRpcError(res, 400, -32700, 'parse error: the body is not JSON');
+      }
+      if (typeof parsed !== 'object' || parsed === null)
+        return jsonRpcError(res, 400, -32600, 'invalid request: not a JSON-RPC message');
+    } else if (method !== 'GET' && method !== 'DELETE') {
+      res.writeHead(405, { allow: 'GET, POST, DELETE' }).end();
+      return;
+    }
+
+    // Give the SDK handlers the principal verified for this very request.
+    (req as IncomingMessage & { auth?: unknown }).auth = {
+      token: '',
+      clientId: principal.agent,
+      scopes: principal.scopes,
+      extra: { principal },
+    };
+
+    if (sessionId === undefined) {
+      if (method !== 'POST' || !isInitialize(parsed)) {
+        return jsonRpcError(res, 400, -32600, 'no session: start with an initialize request');
+      }
+      return this.open(req, res, principal, parsed);
+    }
+    const live = this.sessions.get(sessionId);
+    // INVARIANT: another agent's session id is indistinguishable from an unknown one.
+    if (!live || live.session.agent !== principal.agent)
+      return jsonRpcError(res, 404, -32001, 'session not found');
+    live.lastUsed = Date.now();
+    if (method === 'DELETE') {
+      await this.closeSession(sessionId);
+      res.writeHead(200).end();
+      return;
+    }
+    await live.transport.handleRequest(req, res, parsed);
+  }
+
+  private async open(
+    req: IncomingMessage,
+    res: ServerResponse,
+    principal: Principal,
+    init: { params?: { _meta?: Record<string, unknown> } },
+  ): Promise<void> {
+    const mine = [...this.sessions.values()].filter((l) => l.session.agent === principal.agent).length;
+    if (mine >= (this.options.maxSessionsPerAgent ?? 16)) {
+      return jsonRpcError(res, 429, -32600, 'too many open sessions for this agent: close one first');
+    }
+    const rawIntent = init.params?._meta?.[INTENT_META_KEY];
+    let intent: Intent | undefined;
+    if (rawIntent !== undefined) {
+      try {
+        intent = parseIntent(rawIntent);
+      } catch (err) {
+        return jsonRpcError(res, 400, -32602, `invalid ${INTENT_META_KEY}: ${(err as Error).message}`);
+      }
+    }
+    const sessionId = randomUUID();
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => sessionId,
+      // SSE replies, so progress and other request-related notifications reach the agent mid-call.
+      enableJsonResponse: false,
+      onsessioninitialized: (id) => {
+        const session = pending;
+        this.sessions.set(id, { session, transport, lastUsed: Date.now() });
+        void this.options.audit
+          .record({
+            type: 'mcp.session',
+            outcome: 'success',
+            actor: principal.agent,
+            subject: id,
+            sponsor: principal.sponsor,
+            authority: principal.chain,
+            reason: null,
+            details: { event: 'opened', intent_declared: intent !== undefined },
+          })
+          .catch(() => undefined);
+      },
+    });
+    const pending = new GatewaySession(sessionId, principal.agent, this.options);
+    if (intent !== undefined) pending.declareIntent(intent);
+    transport.onclose = () => {
+      const id = transport.sessionId;
+      if (id) void this.closeSession(id);
+    };
+    await pending.server.connect(transport);
+    await transport.handleRequest(req, res, init);
+    if (!transport.sessionId) await pending.close();
+  }
+
+  private async closeSession(id: string): Promise<void> {
+    const live = this.sessions.get(id);
+    if (!live) return;
+    this.sessions.delete(id);
+    await live.session.close();
+  }
+
+  private async sweep(): Promise<void> {
+    const idle = this.options.idleTimeoutMs ?? 30 * 60_000;
+    const now = Date.now();
+    for (const [id, live] of this.sessions) if (now - live.lastUsed > idle) await this.closeSession(id);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    await Promise.all([...this.sessions.keys()].map((id) => this.closeSession(id)));
+  }
+}

@@ -1,0 +1,174 @@
+// RFC 8785 JSON Canonicalization Scheme (JCS) for the values Warden hashes and signs: tool
+// definitions now, agent cards later. The serialisation itself is the `canonicalize` package (by the
+// RFC's author); this file decides what may reach it. That package follows JSON.stringify's habits
+// (`toJSON`, dropping functions, turning `undefined` array items into `null`), and each of those
+// would make two different inputs hash alike or make a hash depend on a class instance's behaviour,
+// so anything JSON cannot represent exactly is refused here instead.
+
+import { createHash } from 'node:crypto';
+import canonicalizeModule from 'canonicalize';
+import { WardenError, q } from '../errors.js';
+
+// The package is CommonJS (`module.exports = serialize`) while its typings declare an ES default
+// export, so under NodeNext TypeScript types the default import as the module object; at run time
+// it is the function itself.
+const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
+
+/** Deeper nesting is refused: the serialiser recurses, and no tool definition needs this much. */
+export const JCS_MAX_DEPTH = 128;
+
+function refuse(message: string): WardenError {
+  return new WardenError('invalid_argument', message);
+}
+
+/** Member names come from the input: quoted, so a name cannot forge text in the message. */
+function where(path: string): string {
+  return path === '' ? 'the value' : `the value at ${q(path)}`;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** True when `s` holds a UTF-16 surrogate that is not half of a pair: I-JSON (RFC 7493) forbids it. */
+function hasLoneSurrogate(s: string): boolean {
+  return LONE_SURROGATE.test(s);
+}
+
+/**
+ * Walk `value` without recursion and refuse anything JCS cannot represent. `undefined` object
+ * members are skipped, as JSON.stringify and `canonicalize` do: they mean "absent".
+ */
+function assertJsonValue(root: unknown): void {
+  type Frame = { value: unknown; path: string; depth: number } | { leave: object };
+  const stack: Frame[] = [{ value: root, path: '', depth: 0 }];
+  // Objects on the path from the root to the current value; meeting one again means a cycle.
+  // A shared but acyclic sub-object is fine: JSON simply writes it twice.
+  const onPath = new Set<object>();
+  while (stack.length > 0) {
+    const frame = stack.pop() as Frame;
+    if ('leave' in frame) {
+      onPath.delete(frame.leave);
+      continue;
+    }
+    const { value, path, depth } = frame;
+    switch (typeof value) {
+      case 'string':
+        if (hasLoneSurrogate(value)) throw refuse(`${where(path)} holds a lone utf-16 surrogate`);
+        continue;
+      case 'boolean':
+        continue;
+      case 'number':
+        if (!Number.isFinite(value))
+          throw refuse(`${where(path)} is ${String(value)}, which json cannot represent`);
+        continue;
+      case 'undefined':
+        throw refuse(`${where(path)} is undefined, which json cannot represent`);
+      case 'bigint':
+      case 'function':
+      case 'symbol':
+        throw refuse(`${where(path)} is a ${typeof value}, which json cannot represent`);
+      case 'object':
+        break;
+    }
+    if (value === null) continue;
+    if (depth >= JCS_MAX_DEPTH) throw refuse(`${where(path)} nests deeper than ${JCS_MAX_DEPTH} levels`);
+    if (onPath.has(value)) throw refuse(`${where(path)} refers back to itself`);
+    onPath.add(value);
+    stack.push({ leave: value });
+    if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) {
+        // A hole would vanish from the output and shift every later item down.
+        if (!(i in value)) throw refuse(`${where(`${path}[${i}]`)} is a hole in a sparse array`);
+        stack.push({ value: value[i] as unknown, path: `${path}[${i}]`, depth: depth + 1 });
+      }
+      continue;
+    }
+    const proto = Object.getPrototypeOf(value) as unknown;
+    if (proto !== Object.prototype && proto !== null) {
+      // A Date, Map, Buffer or class instance: its JSON form is whatever its toJSON says today.
+      throw refuse(`${where(path)} is not a plain object or array`);
+    }
+    for (const key of Object.keys(value)) {
+      if (hasLoneSurrogate(key))
+        throw refuse(`a member name in ${where(path)} holds a lone utf-16 surrogate`);
+      const member = (value as Record<string, unknown>)[key];
+      if (member === undefined) continue;
+      stack.push({ value: member, path: `${path}.${key}`, depth: depth + 1 });
+    }
+  }
+}
+
+/** The RFC 8785 canonical JSON text of `value`; a WardenError `invalid_argument` when it has none. */
+export function canonicalJson(value: unknown): string {
+  assertJsonValue(value);
+  const text = canonicalize(value);
+  // INVARIANT: unreachable after assertJsonValue; kept so a library change cannot yield a non-string.
+  if (typeof text !== 'string') throw refuse('the value has no json form');
+  return text;
+}
+
+/** SHA-256 over the UTF-8 bytes of the canonical JSON text, as lowercase hex. */
+export function sha256Jcs(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value), 'utf8').digest('hex');
+}
+
+const DISPLAY_ESCAPE =
+  /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u{FE00}-\u{FE0F}\u{E0100}-\u{E01EF}\u115F\u1160\u3164\uFFA0]/gu;
+
+function escapeCodePoint(ch: string): string {
+  let out = '';
+  for (let i = 0; i < ch.length; i++) out += `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`;
+  return out;
+}
+
+/** A JSON string literal in which every invisible, control or direction-changing character is escaped. */
+function displayString(s: string): string {
+  return JSON.stringify(s).replace(DISPLAY_ESCAPE, escapeCodePoint);
+}
+
+/** JCS member order: by UTF-16 code units, which is what the default sort compares. */
+function sortedKeys(o: Record<string, unknown>): string[] {
+  return Object.keys(o)
+    .filter((k) => o[k] !== undefined)
+    .sort();
+}
+
+/**
+ * The canonical value pretty-printed for people: JCS member order and number forms, two-space
+ * indentation, and every invisible or bidi character escaped as `\uXXXX` so that a reviewer sees
+ * exactly what a model would read (and a terminal cannot be made to reorder the text). Still JSON.
+ */
+export function canonicalJsonPretty(value: unknown): string {
+  assertJsonValue(value);
+  const lines: string[] = [];
+  const emit = (v: unknown, indent: string, prefix: string, suffix: string): void => {
+    if (Array.isArray(v)) {
+      if (v.length === 0) {
+        lines.push(`${indent}${prefix}[]${suffix}`);
+        return;
+      }
+      lines.push(`${indent}${prefix}[`);
+      v.forEach((item: unknown, i) => emit(item, `${indent}  `, '', i === v.length - 1 ? '' : ','));
+      lines.push(`${indent}]${suffix}`);
+      return;
+    }
+    if (v !== null && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      const keys = sortedKeys(o);
+      if (keys.length === 0) {
+        lines.push(`${indent}${prefix}{}${suffix}`);
+        return;
+      }
+      lines.push(`${indent}${prefix}{`);
+      keys.forEach((k, i) =>
+        emit(o[k], `${indent}  `, `${displayString(k)}: `, i === keys.length - 1 ? '' : ','),
+      );
+      lines.push(`${indent}}${suffix}`);
+      return;
+    }
+    // Scalars take their canonical form; strings are escaped for display.
+    const text = typeof v === 'string' ? displayString(v) : canonicalJson(v);
+    lines.push(`${indent}${prefix}${text}${suffix}`);
+  };
+  emit(value, '', '', '');
+  return lines.join('\n');
+}

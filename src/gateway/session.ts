@@ -1,0 +1,635 @@
+// One agent's MCP session through the gateway: its downstream MCP server (what the agent talks
+// to), its own upstream connections, its flow state, and the pipeline every request goes through:
+// resolve → pin check → decide (Cedar over agent, tool, arguments, session flow) → forward →
+// inspect → record. Every failure path refuses.
+
+import { createHash } from 'node:crypto';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListToolsRequestSchema,
+  McpError,
+  ReadResourceRequestSchema,
+  type CallToolResult,
+  type ClientCapabilities,
+  type Prompt,
+  type Resource,
+  type ServerNotification,
+  type ServerRequest,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { AuditEvent, AuditSink } from '../audit/index.js';
+import { q } from '../errors.js';
+import type { IdentityState, Principal } from '../identity/index.js';
+import type { GatewaySettings, UpstreamConfig } from './config.js';
+import { GatewayErrorCode } from './errors.js';
+import { sha256Jcs } from './jcs.js';
+import { exposedName, globMatch, splitExposedName } from './names.js';
+import type { Approvals, Decider, Decision, DecisionRequest, DecisionTool, PinChecker } from './ports.js';
+import { SessionFlow, type FlowFacts } from '../policy/flow.js';
+import { resolveToolFlow, type FlowLabel, type ToolFlowConfig } from '../policy/flow-labels.js';
+import type { Intent } from '../policy/flow-intent.js';
+import { inspectResult, redactSecrets } from '../policy/inspect-result.js';
+import type { Secrets } from './secrets.js';
+import { parseToolDefinition, type ToolDefinition } from './tool-definition.js';
+import { UpstreamConnection, UpstreamError, type ClientSide } from './upstream.js';
+
+export interface GatewayDeps {
+  upstreams: readonly UpstreamConfig[];
+  settings: GatewaySettings;
+  secrets: Secrets;
+  decider: Decider;
+  pins: PinChecker;
+  approvals: Approvals;
+  audit: AuditSink;
+  state: IdentityState;
+  log: (line: string) => void;
+}
+
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+interface IndexedTool {
+  server: string;
+  tool: Tool;
+  def: ToolDefinition;
+  hash: string;
+  flow: ToolFlowConfig;
+}
+
+/** The verified principal of the request being handled (set by the HTTP layer on every request). */
+function principalOf(extra: Extra): Principal {
+  const p = extra.authInfo?.extra?.['principal'] as Principal | undefined;
+  if (!p) throw new McpError(GatewayErrorCode.Denied, 'the request is not authenticated');
+  return p;
+}
+
+export class GatewaySession {
+  readonly server: Server;
+  private readonly upstreams = new Map<string, UpstreamConnection>();
+  private readonly flow = new SessionFlow();
+  private readonly toolIndex = new Map<string, IndexedTool>();
+  private readonly resourceOwners = new Map<string, string>();
+  private intent: unknown = null;
+  /** The principal of the latest request, for decisions on upstream-initiated requests. */
+  private lastPrincipal: Principal | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly agent: string,
+    private readonly deps: GatewayDeps,
+  ) {
+    this.server = new Server(
+      { name: 'warden', version: '0.1.0' },
+      {
+        capabilities: {
+          tools: { listChanged: true },
+          resources: { listChanged: true },
+          prompts: { listChanged: true },
+          logging: {},
+        },
+        instructions:
+          'Tools are offered as <server>__<tool>. Every call is decided by Warden policy; a refusal explains itself.',
+      },
+    );
+    this.installHandlers();
+  }
+
+  /** The intent the agent runtime declared at initialize (`params._meta["warden/intent"]`). */
+  declareIntent(intent: Intent): void {
+    this.flow.declareIntent(intent);
+    this.intent = intent;
+  }
+
+  /** Upstream connections start lazily, once the agent's client capabilities are known. */
+  private upstream(name: string): UpstreamConnection | undefined {
+    let up = this.upstreams.get(name);
+    if (up) return up;
+    const config = this.deps.upstreams.find((u) => u.name === name);
+    if (!config) return undefined;
+    up = new UpstreamConnection(
+      config,
+      this.deps.secrets,
+      this.clientSide(),
+      this.deps.settings.callTimeoutMs,
+    );
+    this.upstreams.set(name, up);
+    return up;
+  }
+
+  private clientSide(): ClientSide {
+    const caps: ClientCapabilities = this.server.getClientCapabilities() ?? {};
+    // Server-to-client requests from an upstream are decided like any other request: the upstream
+    // is the principal, this session's agent the resource.
+    const allowed = (server: string, action: string): void => {
+      const p = this.lastPrincipal;
+      const d = this.deps.decider.decide({
+        principal: { type: 'Server', id: server },
+        action,
+        resource: {
+          type: 'Agent',
+          id: this.agent,
+          attrs: p ? { blueprint: p.blueprint, sponsor: p.sponsor, scopes: p.scopes, depth: p.depth } : {},
+        },
+        context: {},
+      });
+      void this.audit('mcp.server_request', d.effect === 'allow' ? 'success' : 'refused', server, null, {
+        action,
+        decision: d.effect,
+        policies: d.policies,
+      });
+      if (d.effect !== 'allow') {
+        throw new McpError(GatewayErrorCode.Denied, `${action} from upstream ${q(server)} refused by policy`);
+      }
+    };
+    return {
+      capabilities: caps,
+      createMessage: async (server, params) => {
+        allowed(server, 'sampling/createMessage');
+        return this.server.createMessage(params);
+      },
+      elicit: async (server, params) => {
+        allowed(server, 'elicitation/create');
+        return this.server.elicitInput(params);
+      },
+      listRoots: async (server, params) => {
+        allowed(server, 'roots/list');
+        return this.server.listRoots(params);
+      },
+      log: (server, params) => {
+        void this.server
+          .sendLoggingMessage({ ...params, logger: `${server}${params.logger ? `/${params.logger}` : ''}` })
+          .catch(() => undefined);
+      },
+      listChanged: (server, what) => {
+        if (what === 'tools') {
+          for (const [k, v] of this.toolIndex) if (v.server === server) this.toolIndex.delete(k);
+          void this.server.sendToolListChanged().catch(() => undefined);
+        } else if (what === 'resources') void this.server.sendResourceListChanged().catch(() => undefined);
+        else void this.server.sendPromptListChanged().catch(() => undefined);
+      },
+      stderr: (server, line) => this.deps.log(`[${server}] ${line.slice(0, 1000)}`),
+    };
+  }
+
+  private envelopeAllows(principal: Principal, server: string, tool?: string): boolean {
+    const bp = this.deps.state.blueprints.get(principal.blueprint);
+    if (!bp) return false;
+    if (!bp.envelope.servers.some((p) => globMatch(p, server))) return false;
+    if (tool === undefined) return true;
+    return bp.envelope.tools.some((p) => globMatch(p, `${server}/${tool}`));
+  }
+
+  private principalAttrs(p: Principal): DecisionRequest['principal'] {
+    this.lastPrincipal = p;
+    return { id: p.agent, blueprint: p.blueprint, sponsor: p.sponsor, scopes: p.scopes, depth: p.depth };
+  }
+
+  private toolResource(t: IndexedTool): DecisionRequest['resource'] {
+    const a = t.tool.annotations ?? {};
+    return {
+      type: 'Tool',
+      id: `${t.server}/${t.tool.name}`,
+      attrs: {
+        server: t.server,
+        name: t.tool.name,
+        labels: [...t.flow.labels],
+        definition_hash: t.hash,
+        read_only: a.readOnlyHint === true,
+        destructive: a.destructiveHint === true,
+        open_world: a.openWorldHint === true,
+      },
+    };
+  }
+
+  private decisionTool(t: IndexedTool): DecisionTool {
+    return { server: t.server, name: t.tool.name, hash: t.hash, inputSchema: t.def.inputSchema };
+  }
+
+  private async indexServer(server: string): Promise<void> {
+    const up = this.upstream(server);
+    if (!up) return;
+    const tools = await up.listTools();
+    const config = this.deps.upstreams.find((u) => u.name === server);
+    for (const tool of tools) {
+      let def: ToolDefinition;
+      try {
+        def = parseToolDefinition(server, tool);
+      } catch (err) {
+        this.deps.log(`upstream ${server}: ${(err as Error).message}`);
+        continue;
+      }
+      const pin = await this.deps.pins.observe(server, def);
+      this.toolIndex.set(exposedName(server, tool.name), {
+        server,
+        tool,
+        def,
+        hash: pin.hash,
+        flow: resolveToolFlow(config?.tools[tool.name], tool.annotations),
+      });
+      if (pin.status !== 'pinned') this.toolIndex.delete(exposedName(server, tool.name));
+    }
+  }
+
+  private installHandlers(): void {
+    const s = this.server;
+    s.setRequestHandler(ListToolsRequestSchema, async (_req, extra) => {
+      const principal = principalOf(extra);
+      const servers = this.deps.upstreams.map((u) => u.name).filter((n) => this.envelopeAllows(principal, n));
+      await Promise.all(
+        servers.map((n) =>
+          this.indexServer(n).catch((err: unknown) =>
+            this.deps.log(`upstream ${n} offline: ${(err as Error).message}`),
+          ),
+        ),
+      );
+      const tools: Tool[] = [];
+      for (const [name, t] of this.toolIndex) {
+        if (!this.envelopeAllows(principal, t.server, t.tool.name)) continue;
+        const could = this.deps.decider.couldAllow(
+          { principal: this.principalAttrs(principal), action: 'tools/call', resource: this.toolResource(t) },
+          this.decisionTool(t),
+        );
+        if (!could) continue;
+        // INVARIANT: agents see exactly the pinned definition, nothing the hash does not cover.
+        tools.push({ ...t.def, name });
+      }
+      return { tools };
+    });
+
+    s.setRequestHandler(CallToolRequestSchema, async (req, extra) => this.callTool(req.params, extra));
+
+    s.setRequestHandler(ListResourcesRequestSchema, async (_req, extra) => {
+      const principal = principalOf(extra);
+      const resources: Resource[] = [];
+      for (const u of this.deps.upstreams) {
+        if (!this.envelopeAllows(principal, u.name)) continue;
+        try {
+          for (const r of await (this.upstream(u.name) as UpstreamConnection).listResources()) {
+            const resource = {
+              type: 'Resource' as const,
+              id: `${u.name}/${r.uri}`,
+              attrs: { server: u.name, uri: r.uri, labels: ['untrusted'] },
+            };
+            if (
+              !this.deps.decider.couldAllow({
+                principal: this.principalAttrs(principal),
+                action: 'resources/read',
+                resource,
+              })
+            )
+              continue;
+            this.resourceOwners.set(r.uri, u.name);
+            resources.push(r);
+          }
+        } catch (err) {
+          this.deps.log(`upstream ${u.name} offline: ${(err as Error).message}`);
+        }
+      }
+      return { resources };
+    });
+
+    s.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
+      const principal = principalOf(extra);
+      const server = this.resourceOwners.get(req.params.uri);
+      if (!server)
+        throw new McpError(
+          ErrorCode.InvalidParams,
+          `unknown resource ${q(req.params.uri)}: list resources first`,
+        );
+      if (!this.envelopeAllows(principal, server))
+        throw this.refuse('the blueprint envelope does not include this server');
+      // Resource contents come from outside the agent's task: untrusted unless a policy says otherwise.
+      const labels: FlowLabel[] = ['untrusted'];
+      const d = this.deps.decider.decide({
+        principal: this.principalAttrs(principal),
+        action: 'resources/read',
+        resource: {
+          type: 'Resource',
+          id: `${server}/${req.params.uri}`,
+          attrs: { server, uri: req.params.uri, labels },
+        },
+        context: this.context(principal, {}, this.flow.facts({ labels, sensitiveArgs: [] }, {})),
+      });
+      await this.recordDecision(principal, 'resources/read', server, req.params.uri, d, req.params);
+      if (d.effect !== 'allow') throw this.refusal(d);
+      const result = await this.forward(() =>
+        (this.upstream(server) as UpstreamConnection).readResource(req.params.uri, extra.signal),
+      );
+      const inspection = inspectResult(result);
+      const redacted = redactSecrets(result).result;
+      this.flow.recordResult({ server, tool: `resource:${req.params.uri}` }, labels, redacted, inspection);
+      return redacted;
+    });
+
+    s.setRequestHandler(ListPromptsRequestSchema, async (_req, extra) => {
+      const principal = principalOf(extra);
+      const prompts: Prompt[] = [];
+      for (const u of this.deps.upstreams) {
+        if (!this.envelopeAllows(principal, u.name)) continue;
+        try {
+          for (const p of await (this.upstream(u.name) as UpstreamConnection).listPrompts()) {
+            prompts.push({ ...p, name: exposedName(u.name, p.name) });
+          }
+        } catch (err) {
+          this.deps.log(`upstream ${u.name} offline: ${(err as Error).message}`);
+        }
+      }
+      return { prompts };
+    });
+
+    s.setRequestHandler(GetPromptRequestSchema, async (req, extra) => {
+      const principal = principalOf(extra);
+      const target = splitExposedName(req.params.name);
+      const up = target ? this.upstream(target.server) : undefined;
+      if (!target || !up) throw new McpError(ErrorCode.InvalidParams, `unknown prompt ${q(req.params.name)}`);
+      if (!this.envelopeAllows(principal, target.server))
+        throw this.refuse('the blueprint envelope does not include this server');
+      const d = this.deps.decider.decide({
+        principal: this.principalAttrs(principal),
+        action: 'prompts/get',
+        resource: {
+          type: 'Prompt',
+          id: `${target.server}/${target.name}`,
+          attrs: { server: target.server, name: target.name, labels: [] },
+        },
+        context: this.context(principal, {}, this.flow.facts({ labels: [], sensitiveArgs: [] }, {})),
+      });
+      await this.recordDecision(
+        principal,
+        'prompts/get',
+        target.server,
+        target.name,
+        d,
+        req.params.arguments ?? {},
+      );
+      if (d.effect !== 'allow') throw this.refusal(d);
+      return this.forward(() => up.getPrompt(target.name, req.params.arguments, extra.signal));
+    });
+  }
+
+  private context(principal: Principal, args: unknown, flow: FlowFacts): Record<string, unknown> {
+    const now = new Date();
+    return {
+      arguments: args,
+      flow,
+      grant: { active: principal.grants.length > 0, ids: principal.grants },
+      delegation_depth: principal.depth,
+      time: {
+        epoch_seconds: Math.floor(now.getTime() / 1000),
+        hour_utc: now.getUTCHours(),
+        weekday: now.getUTCDay(),
+      },
+    };
+  }
+
+  private async callTool(
+    params: {
+      name: string;
+      arguments?: Record<string, unknown> | undefined;
+      _meta?: Record<string, unknown> | undefined;
+    },
+    extra: Extra,
+  ): Promise<CallToolResult> {
+    const principal = principalOf(extra);
+    const started = process.hrtime.bigint();
+    const target = splitExposedName(params.name);
+    if (!target || !this.deps.upstreams.some((u) => u.name === target.server)) {
+      throw new McpError(ErrorCode.InvalidParams, `unknown tool ${q(params.name)}`);
+    }
+    if (!this.envelopeAllows(principal, target.server, target.name)) {
+      await this.audit(
+        'mcp.decision',
+        'refused',
+        target.server,
+        target.name,
+        { decision: 'deny', reason: 'envelope' },
+        principal,
+      );
+      throw this.refuse(
+        `tool ${q(params.name)} is outside the envelope of blueprint ${q(principal.blueprint)}`,
+      );
+    }
+    let t = this.toolIndex.get(params.name);
+    if (!t) {
+      await this.forward(() => this.indexServer(target.server));
+      t = this.toolIndex.get(params.name);
+    }
+    if (!t) {
+      throw new McpError(
+        GatewayErrorCode.Quarantined,
+        `tool ${q(params.name)} is not available: its definition is not approved (see \`warden tools list\`)`,
+      );
+    }
+    const args = params.arguments ?? {};
+    const facts = this.flow.facts(t.flow, args);
+    const decision = this.deps.decider.decide(
+      {
+        principal: this.principalAttrs(principal),
+        action: 'tools/call',
+        resource: this.toolResource(t),
+        context: this.context(principal, args, facts),
+      },
+      this.decisionTool(t),
+    );
+    const callHash = sha256Jcs({
+      agent: principal.agent,
+      server: t.server,
+      tool: t.tool.name,
+      arguments: args,
+      definition: t.hash,
+    });
+    let effect = decision.effect;
+    let approvalId: string | undefined;
+    if (effect === 'approval') {
+      if (await this.deps.approvals.consume(callHash, principal.agent)) {
+        effect = 'allow';
+      } else {
+        approvalId = await this.deps.approvals.hold({
+          hash: callHash,
+          agent: principal.agent,
+          sponsor: principal.sponsor,
+          server: t.server,
+          tool: t.tool.name,
+          arguments: args,
+          definitionHash: t.hash,
+          reasons: decision.reasons,
+          policies: decision.policies,
+        });
+        if (this.deps.settings.approvalWaitMs > 0) {
+          const outcome = await this.deps.approvals.wait(approvalId, this.deps.settings.approvalWaitMs);
+          if (outcome === 'approved' && (await this.deps.approvals.consume(callHash, principal.agent)))
+            effect = 'allow';
+          else if (outcome === 'denied') effect = 'deny';
+        }
+      }
+    }
+    await this.recordDecision(principal, 'tools/call', t.server, t.tool.name, { ...decision, effect }, args, {
+      flow: facts,
+      call_hash: callHash,
+      ...(approvalId ? { approval_id: approvalId } : {}),
+      latency_us: Number((process.hrtime.bigint() - started) / 1000n),
+      trace: traceOf(params._meta),
+    });
+    if (effect === 'approval') {
+      throw new McpError(
+        GatewayErrorCode.ApprovalRequired,
+        `this call awaits a human's approval (${decision.reasons.join('; ') || 'policy requires it'}): approval id ${approvalId ?? ''}`,
+        { approval_id: approvalId, policies: decision.policies },
+      );
+    }
+    if (effect !== 'allow') throw this.refusal({ ...decision, effect });
+
+    this.flow.recordCall(t.flow.labels);
+    const up = this.upstream(t.server) as UpstreamConnection;
+    const progressToken = params._meta?.['progressToken'];
+    const raw = await this.forward(() =>
+      up.callTool(t.tool.name, args, {
+        signal: extra.signal,
+        ...(progressToken !== undefined
+          ? {
+              onprogress: (p) => {
+                void extra
+                  .sendNotification({
+                    method: 'notifications/progress',
+                    params: { progressToken: progressToken as string | number, ...p },
+                  })
+                  .catch(() => undefined);
+              },
+            }
+          : {}),
+      }),
+    );
+    const inspection = inspectResult(raw);
+    const { result, count: redactions } = redactSecrets(raw);
+    this.flow.recordResult({ server: t.server, tool: t.tool.name }, t.flow.labels, result, inspection);
+    await this.audit(
+      'mcp.result',
+      'success',
+      t.server,
+      t.tool.name,
+      {
+        call_hash: callHash,
+        result_digest: digest(result),
+        is_error: result.isError === true,
+        findings: inspection.findings,
+        redactions,
+        flow: this.flow.snapshot(),
+      },
+      principal,
+    ).catch(() => undefined);
+    return result;
+  }
+
+  private async forward<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof McpError) throw err;
+      if (err instanceof UpstreamError) {
+        throw new McpError(
+          err.code === 'upstream_timeout'
+            ? GatewayErrorCode.UpstreamTimeout
+            : GatewayErrorCode.UpstreamUnavailable,
+          err.message,
+        );
+      }
+      const e = err as { code?: unknown; message?: unknown };
+      if (typeof e.code === 'number' && typeof e.message === 'string')
+        throw new McpError(e.code, e.message.replace(/^MCP error -?\d+: /, ''));
+      throw new McpError(GatewayErrorCode.UpstreamUnavailable, 'the upstream request failed');
+    }
+  }
+
+  private refuse(message: string): McpError {
+    return new McpError(GatewayErrorCode.Denied, message);
+  }
+
+  private refusal(d: Decision): McpError {
+    const by =
+      d.policies.length > 0
+        ? `refused by policy ${d.policies.map((p) => q(p)).join(', ')}`
+        : 'refused: no policy permits it';
+    const why = d.reasons.length > 0 ? `: ${d.reasons.join('; ')}` : '';
+    return new McpError(GatewayErrorCode.Denied, `${by}${why}`, { policies: d.policies, reasons: d.reasons });
+  }
+
+  private async recordDecision(
+    principal: Principal,
+    action: string,
+    server: string,
+    target: string,
+    d: Decision,
+    args: unknown,
+    more: Record<string, unknown> = {},
+  ): Promise<void> {
+    await this.audit(
+      'mcp.decision',
+      d.effect === 'allow' ? 'success' : 'refused',
+      server,
+      target,
+      {
+        action,
+        decision: d.effect,
+        policies: d.policies,
+        reasons: d.reasons,
+        errors: d.errors,
+        policy_set_hash: d.policySetHash,
+        argument_digest: digest(args),
+        session: this.id,
+        ...more,
+      },
+      principal,
+    );
+  }
+
+  private audit(
+    type: 'mcp.decision' | 'mcp.result' | 'mcp.server_request',
+    outcome: 'success' | 'refused',
+    server: string,
+    target: string | null,
+    details: Record<string, unknown>,
+    principal?: Principal,
+  ): Promise<void> {
+    const event: AuditEvent = {
+      type,
+      outcome,
+      actor: principal?.agent ?? `server:${server}`,
+      subject: target === null ? server : `${server}/${target}`,
+      sponsor: principal?.sponsor ?? null,
+      authority: principal?.chain ?? [],
+      reason:
+        typeof details['decision'] === 'string' && outcome === 'refused' ? String(details['decision']) : null,
+      details: { ...details, intent_declared: this.intent !== null },
+    };
+    // INVARIANT: a decision that cannot be recorded is not carried out (the caller awaits this).
+    return this.deps.audit.record(event);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.upstreams.values()].map((u) => u.close()));
+    await this.server.close().catch(() => undefined);
+  }
+}
+
+function digest(value: unknown): string {
+  try {
+    return sha256Jcs(value ?? null);
+  } catch {
+    return createHash('sha256')
+      .update(JSON.stringify(value) ?? '')
+      .digest('hex');
+  }
+}
+
+/** W3C trace context carried in `params._meta` (traceparent / tracestate), if any. */
+function traceOf(meta: Record<string, unknown> | undefined): { traceparent?: string } {
+  const tp = meta?.['traceparent'];
+  return typeof tp === 'string' && /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(tp)
+    ? { traceparent: tp }
+    : {};
+}

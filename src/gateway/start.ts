@@ -1,0 +1,169 @@
+// Assembling the gateway of a data directory: secrets, tool pins, the Cedar engine (its per-tool
+// actions follow the pinned definitions), the approval queue, and the session manager.
+
+import { join } from 'node:path';
+import type { AuditSink } from '../audit/index.js';
+import type { WardenConfig } from '../config/index.js';
+import { WardenError, q } from '../errors.js';
+import type { IdentityState } from '../identity/index.js';
+import { PolicyEngine, toolActionId, type Decision, type DecisionRequest } from '../policy/index.js';
+import type { Store } from '../store/index.js';
+import { ApprovalQueue } from './approvals.js';
+import { Gateway } from './gateway.js';
+import { ToolPins } from './pins.js';
+import type { Decider, DecisionTool } from './ports.js';
+import { Secrets } from './secrets.js';
+
+export interface StartedGateway {
+  gateway: Gateway;
+  engine: PolicyEngine;
+  pins: ToolPins;
+  approvals: ApprovalQueue;
+  close(): Promise<void>;
+}
+
+export interface GatewayStartOptions {
+  dataDir: string;
+  config: WardenConfig;
+  store: Store;
+  audit: AuditSink;
+  state: IdentityState;
+  log: (line: string) => void;
+}
+
+/**
+ * The Cedar engine behind the gateway's Decider port. A tool's typed action exists once its
+ * pinned definition has been given to the engine; the set is extended the first time a pinned
+ * tool is decided on, so a newly approved tool works without a restart.
+ */
+export class EngineDecider implements Decider {
+  private readonly known = new Map<string, DecisionTool>();
+  private readonly listingCache = new Map<string, boolean>();
+
+  constructor(private readonly engine: PolicyEngine) {}
+
+  private ensure(tool: DecisionTool | undefined): void {
+    if (!tool) return;
+    const key = `${tool.server}/${tool.name}`;
+    if (this.known.get(key)?.hash === tool.hash) return;
+    this.known.set(key, tool);
+    const r = this.engine.setTools(
+      [...this.known.values()].map((t) => ({ server: t.server, name: t.name, inputSchema: t.inputSchema })),
+    );
+    // A tool whose schema cannot be typed is left out; its calls are then decided as generic
+    // `tools/call` requests with no typed arguments rather than failing every tool.
+    if (!r.ok) {
+      this.known.delete(key);
+      this.engine.setTools(
+        [...this.known.values()].map((t) => ({ server: t.server, name: t.name, inputSchema: t.inputSchema })),
+      );
+    }
+  }
+
+  private adapt<T extends Omit<DecisionRequest, 'context'>>(req: T, tool: DecisionTool | undefined): T {
+    if (
+      !tool ||
+      req.action !== 'tools/call' ||
+      this.known.get(`${tool.server}/${tool.name}`)?.hash !== tool.hash
+    ) {
+      return req.action === 'tools/call' && 'context' in req
+        ? { ...req, context: { ...(req as unknown as DecisionRequest).context, arguments: {} } }
+        : req;
+    }
+    return { ...req, action: toolActionId(tool.server, tool.name) };
+  }
+
+  decide(req: DecisionRequest, tool?: DecisionTool): Decision {
+    this.ensure(tool);
+    return this.engine.decide(this.adapt(req, tool));
+  }
+
+  couldAllow(req: Omit<DecisionRequest, 'context'>, tool?: DecisionTool): boolean {
+    this.ensure(tool);
+    const adapted = this.adapt(req, tool);
+    const key = JSON.stringify([
+      this.engine.policySet?.hash ?? '',
+      adapted.principal,
+      adapted.action,
+      adapted.resource,
+    ]);
+    let v = this.listingCache.get(key);
+    if (v === undefined) {
+      v = this.engine.couldAllow(adapted);
+      if (this.listingCache.size > 10_000) this.listingCache.clear();
+      this.listingCache.set(key, v);
+    }
+    return v;
+  }
+}
+
+export async function startGateway(o: GatewayStartOptions): Promise<StartedGateway> {
+  const { config, store, audit } = o;
+  const secrets = Secrets.load(join(o.dataDir, config.gateway.secretsFile));
+  // Resolve every credential reference now, so a missing one fails at start, not mid-call.
+  for (const u of config.upstreams) {
+    if (u.transport === 'stdio')
+      for (const v of Object.values(u.env)) if (typeof v !== 'string') secrets.resolve(v);
+    if (u.transport === 'http' && u.auth)
+      secrets.resolve(u.auth.type === 'bearer' ? u.auth.token : u.auth.clientSecret);
+  }
+  const policyDir = join(o.dataDir, config.gateway.policyDir);
+  let engine: PolicyEngine;
+  try {
+    engine = PolicyEngine.load({ dir: policyDir });
+  } catch (err) {
+    throw new WardenError(
+      'config_invalid',
+      `policies in ${q(policyDir)} cannot be loaded: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  const watcher = engine.watch({
+    onReload: (r) =>
+      o.log(
+        r.ok
+          ? `policies reloaded: ${r.policies} policies, set ${r.hash.slice(0, 12)}`
+          : `policies NOT reloaded, the running set stays: ${r.error.message}`,
+      ),
+  });
+  const pins = new ToolPins(store, audit, { autoPin: config.gateway.autoPin });
+  const approvals = new ApprovalQueue(store, audit, { ttlSeconds: config.gateway.approvalTtlSeconds });
+  for (const u of config.upstreams) {
+    if (u.transport === 'stdio') {
+      o.log(`upstream ${u.name}: stdio ${JSON.stringify(u.command)} WITHOUT a sandbox (sandbox: none)`);
+      await audit.record({
+        type: 'mcp.session',
+        outcome: 'success',
+        actor: 'operator',
+        subject: u.name,
+        sponsor: null,
+        authority: [],
+        reason: 'sandbox: none',
+        details: { event: 'upstream_unsandboxed', command: u.command },
+      });
+    } else {
+      o.log(`upstream ${u.name}: ${u.url}${u.auth ? ` (${u.auth.type} credentials injected)` : ''}`);
+    }
+  }
+  const gateway = new Gateway({
+    upstreams: config.upstreams,
+    settings: config.gateway,
+    secrets,
+    decider: new EngineDecider(engine),
+    pins,
+    approvals,
+    audit,
+    state: o.state,
+    log: o.log,
+  });
+  return {
+    gateway,
+    engine,
+    pins,
+    approvals,
+    async close() {
+      watcher.close();
+      await gateway.close();
+    },
+  };
+}

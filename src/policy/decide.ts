@@ -1,0 +1,181 @@
+// One decision: a request evaluated against a loaded, preparsed policy set.
+//
+// Semantics (on top of Cedar's default deny and forbid-overrides-permit):
+// - a forbid annotated `@approval("why")` means "only with a human's approval": when a request is
+//   denied and every determining policy is such a forbid, and the set without those forbids would
+//   allow it, the effect is `approval`; any other forbid among the determining ones makes it `deny`;
+// - a policy that errors during evaluation counts as absent and its error is recorded (Cedar);
+// - anything that stops the request from being evaluated (a malformed request, an unknown action,
+//   an engine failure) is a deny with the error recorded. Nothing here throws.
+
+import {
+  isAuthorizedPartial,
+  statefulIsAuthorized,
+  type AuthorizationAnswer,
+  type CedarValueJson,
+  type DetailedError,
+} from '@cedar-policy/cedar-wasm/nodejs';
+import { q } from '../errors.js';
+import type { LoadedPolicySet } from './load.js';
+import { toCedarRequest, toCedarScope, type CedarRequest, type DecisionRequest } from './request.js';
+import type { SchemaModel } from './schema.js';
+
+export type Effect = 'allow' | 'deny' | 'approval';
+
+export interface Decision {
+  effect: Effect;
+  /** The determining policies' ids (for `approval`, the approval forbids). */
+  policies: string[];
+  /** `@reason` / `@approval` texts of the determining policies, or a generic text. */
+  reasons: string[];
+  /** Policies that errored (and so counted as absent), or why the request could not be evaluated. */
+  errors: string[];
+  /** SHA-256 of the policy set that decided; empty when none was loaded. */
+  policySetHash: string;
+  /** Wall time of the decision in microseconds. */
+  elapsedUs: number;
+}
+
+/** A policy set and the schema it was validated against: they are swapped together. */
+export interface PolicyState {
+  readonly set: LoadedPolicySet;
+  readonly model: SchemaModel;
+}
+
+const NOT_EVALUATED = 'the request could not be evaluated';
+
+function oneLine(s: string): string {
+  return s.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+}
+
+function engineErrors(errors: readonly DetailedError[]): string[] {
+  return errors.length === 0 ? ['policy engine failure'] : errors.map((e) => oneLine(e.message));
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? oneLine(err.message) : `unexpected error: ${String(err)}`;
+}
+
+/** A deny that did not come from policy: the request, or the engine, failed. */
+export function failedDecision(error: string, policySetHash: string): Omit<Decision, 'elapsedUs'> {
+  return { effect: 'deny', policies: [], reasons: [NOT_EVALUATED], errors: [error], policySetHash };
+}
+
+function evaluate(preparsedId: string, call: CedarRequest): AuthorizationAnswer {
+  return statefulIsAuthorized({ ...call, preparsedPolicySetId: preparsedId });
+}
+
+function resourceLabel(req: DecisionRequest): string {
+  const r = req.resource as Partial<DecisionRequest['resource']> | undefined;
+  return `${String(r?.type)} ${String(r?.id)}`;
+}
+
+/** Decide one request. Never throws: a failure is a deny with the error in `errors`. */
+export function decideWith(
+  state: PolicyState | undefined,
+  req: DecisionRequest,
+  nowMs: number,
+): Omit<Decision, 'elapsedUs'> {
+  if (!state) return failedDecision('no valid policy set is loaded', '');
+  const { set, model } = state;
+  try {
+    const call = toCedarRequest(model, req, nowMs);
+    const answer = evaluate(set.preparsedId, call);
+    if (answer.type === 'failure') {
+      return { ...failedDecision('', set.hash), errors: engineErrors(answer.errors) };
+    }
+    const { decision, diagnostics } = answer.response;
+    const errors = diagnostics.errors.map((e) => `policy ${q(e.policyId)}: ${oneLine(e.error.message)}`);
+    const determining = diagnostics.reason.flatMap((id) => {
+      const p = set.byId.get(id);
+      return p ? [p] : [];
+    });
+    if (decision === 'allow') {
+      return {
+        effect: 'allow',
+        policies: determining.map((p) => p.id),
+        reasons: determining.map((p) => p.reason ?? `permitted by policy ${q(p.id)}`),
+        errors,
+        policySetHash: set.hash,
+      };
+    }
+    const noPermit = {
+      effect: 'deny' as const,
+      policies: [],
+      reasons: [`no policy permits ${q(req.action)} on ${q(resourceLabel(req))}`],
+      errors,
+      policySetHash: set.hash,
+    };
+    if (determining.length === 0) return noPermit;
+    const hard = determining.filter((p) => p.approval === undefined);
+    const approvals = determining.filter((p) => p.approval !== undefined);
+    if (hard.length > 0) {
+      return {
+        effect: 'deny',
+        policies: [...hard, ...approvals].map((p) => p.id),
+        reasons: [
+          ...hard.map((p) => p.reason ?? `forbidden by policy ${q(p.id)}`),
+          ...approvals.map((p) => p.approval || `policy ${q(p.id)} requires a human's approval`),
+        ],
+        errors,
+        policySetHash: set.hash,
+      };
+    }
+    // Only approval forbids stand in the way. A human can lift those, but only if some permit
+    // applies: evaluate again without them (this path is rare, so the second call is cheap overall).
+    if (set.withoutApprovalId === undefined) return noPermit;
+    const again = evaluate(set.withoutApprovalId, call);
+    if (again.type === 'failure') {
+      return { ...failedDecision('', set.hash), errors: [...errors, ...engineErrors(again.errors)] };
+    }
+    const moreErrors = again.response.diagnostics.errors
+      .map((e) => `policy ${q(e.policyId)}: ${oneLine(e.error.message)}`)
+      .filter((e) => !errors.includes(e));
+    if (again.response.decision !== 'allow') return { ...noPermit, errors: [...errors, ...moreErrors] };
+    return {
+      effect: 'approval',
+      policies: approvals.map((p) => p.id),
+      reasons: approvals.map((p) => p.approval || `policy ${q(p.id)} requires a human's approval`),
+      errors: [...errors, ...moreErrors],
+      policySetHash: set.hash,
+    };
+  } catch (err) {
+    return failedDecision(errorText(err), set.hash);
+  }
+}
+
+const UNKNOWN = (name: string): CedarValueJson => ({ __extn: { fn: 'unknown', arg: name } });
+
+/**
+ * Could some context make this request allowed, possibly after a human's approval? For listings
+ * (which tools to show an agent): Cedar's partial evaluation with the whole context unknown, over
+ * the set without its approval forbids. Parses the policies on every call (~ms): cache per
+ * principal and tool. Never throws; anything that fails answers false.
+ */
+export function couldAllowWith(
+  state: PolicyState | undefined,
+  req: Omit<DecisionRequest, 'context'>,
+): boolean {
+  if (!state) return false;
+  try {
+    const { spec, ...scope } = toCedarScope(state.model, req);
+    const context: Record<string, CedarValueJson> =
+      spec.context === 'agent'
+        ? {
+            arguments: UNKNOWN('arguments'),
+            flow: UNKNOWN('flow'),
+            grant: UNKNOWN('grant'),
+            delegation_depth: UNKNOWN('delegation_depth'),
+            time: UNKNOWN('time'),
+          }
+        : { time: UNKNOWN('time') };
+    const answer = isAuthorizedPartial({
+      ...scope,
+      context,
+      policies: { staticPolicies: state.set.withoutApprovalPolicies },
+    });
+    return answer.type === 'residuals' && answer.response.decision !== 'deny';
+  } catch {
+    return false;
+  }
+}

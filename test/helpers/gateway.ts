@@ -1,0 +1,158 @@
+// Test harness for the gateway: a data directory with the bundled sample servers as stdio
+// upstreams, the real service on loopback, and agents that connect with the official MCP SDK
+// client, authenticating every HTTP request with their own DPoP-bound token.
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { initDataDir, openWarden, type Warden } from '../../src/cli/context.js';
+import { startGateway, type StartedGateway } from '../../src/gateway/start.js';
+import { AgentClient } from '../../src/identity/client.js';
+import { readCredentialFile, writeCredentialFile } from '../../src/identity/credentials.js';
+import { generateAgentKey, startIdentityService, type IdentityService } from '../../src/identity/index.js';
+
+export const DIST_DEMO = fileURLToPath(new URL('../../dist/src/demo/', import.meta.url));
+
+export const SPONSOR = 'alice@example.com';
+
+export function sampleConfig(extra = ''): string {
+  return `
+upstreams:
+  - name: workspace
+    transport: stdio
+    command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(join(DIST_DEMO, 'workspace-server.js'))}]
+    sandbox: none
+    tools:
+      list_emails: { labels: [private, untrusted] }
+      read_file: { labels: [private] }
+      send_email: { labels: [egress], sensitiveArgs: [to] }
+      sent_count: { labels: [] }
+  - name: web
+    transport: stdio
+    command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(join(DIST_DEMO, 'web-server.js'))}, --rug-pull, '3']
+    sandbox: none
+    tools:
+      fetch_page: { labels: [untrusted] }
+${extra}`;
+}
+
+export interface GatewayHarness {
+  dataDir: string;
+  w: Warden;
+  svc: IdentityService;
+  gw: StartedGateway;
+  mcpUrl: string;
+  logs: string[];
+  /** Register an agent of blueprint `assistant` and connect an SDK client as it. */
+  connect(
+    name: string,
+    opts?: { intent?: unknown; blueprint?: string },
+  ): Promise<{ client: Client; agent: AgentClient; id: string }>;
+  /** Approve every pending tool definition (as an operator would after review). */
+  pinAll(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function startGatewayHarness(configYaml = sampleConfig()): Promise<GatewayHarness> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'warden-gw-'));
+  writeFileSync(join(dataDir, 'warden.yaml'), configYaml, { mode: 0o600 });
+  await initDataDir(dataDir);
+  const w = await openWarden(dataDir);
+  await w.registry.addSponsor({ id: SPONSOR, name: 'Alice' });
+  await w.registry.createBlueprint({
+    name: 'assistant',
+    sponsors: [SPONSOR],
+    envelope: { servers: ['*'], tools: ['*'], scopes: ['mcp'] },
+    baseScope: ['mcp'],
+  });
+  await w.registry.createBlueprint({
+    name: 'reader',
+    sponsors: [SPONSOR],
+    envelope: { servers: ['web'], tools: ['web/*'], scopes: ['mcp'] },
+    baseScope: ['mcp'],
+  });
+  const logs: string[] = [];
+  let gw: StartedGateway | undefined;
+  const svc = await startIdentityService({
+    dataDir,
+    config: w.config,
+    store: w.store,
+    audit: w.audit,
+    port: 0,
+    mcp: async (state) => {
+      gw = await startGateway({
+        dataDir,
+        config: w.config,
+        store: w.store,
+        audit: w.audit,
+        state,
+        log: (l) => logs.push(l),
+      });
+      const g = gw;
+      return { handle: (req, res, p) => g.gateway.handle(req, res, p), close: () => g.close() };
+    },
+  });
+  const mcpUrl = `${svc.issuer}/mcp`;
+  const clients: Client[] = [];
+  return {
+    dataDir,
+    w,
+    svc,
+    gw: gw as unknown as StartedGateway,
+    mcpUrl,
+    logs,
+    async connect(name, opts = {}) {
+      const { publicJwk, privateJwk } = generateAgentKey('ES256');
+      const agentRow = await w.registry.createAgent({
+        blueprint: opts.blueprint ?? 'assistant',
+        name,
+        sponsor: SPONSOR,
+        publicJwk,
+      });
+      await svc.state.refresh();
+      const credFile = join(dataDir, `${name}.credentials.json`);
+      writeCredentialFile(credFile, {
+        agentId: agentRow.id,
+        issuer: svc.issuer,
+        tokenEndpoint: `${svc.issuer}/oauth/token`,
+        alg: 'ES256',
+        privateJwk,
+      });
+      const agent = new AgentClient(readCredentialFile(credFile));
+      const client = new Client({ name: `test-${name}`, version: '1.0.0' });
+      const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), { fetch: agent.fetcher() });
+      if (opts.intent !== undefined) {
+        // The agent runtime declares the user's task in initialize's params._meta.
+        const originalSend = transport.send.bind(transport);
+        transport.send = (message, options) => {
+          const m = message as { method?: string; params?: Record<string, unknown> };
+          if (m.method === 'initialize') m.params = { ...m.params, _meta: { 'warden/intent': opts.intent } };
+          return originalSend(message, options);
+        };
+      }
+      await client.connect(transport);
+      clients.push(client);
+      return { client, agent, id: agentRow.id };
+    },
+    async pinAll() {
+      const g = gw as StartedGateway;
+      let n = 0;
+      for (const t of await g.pins.list()) {
+        for (const hash of t.pendingHashes.slice(0, 1)) {
+          await g.pins.approve(t.server, t.name, hash, 'operator');
+          n++;
+        }
+      }
+      return n;
+    },
+    async close() {
+      await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+      await svc.close();
+      await w.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
