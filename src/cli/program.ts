@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { registerAgent } from './agent.js';
+import { registerDemo } from './demo.js';
 import { registerApprovals } from './approvals.js';
 import { registerBlueprint } from './blueprint.js';
 import { registerGrant } from './grant.js';
@@ -60,6 +61,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(`warden: ${oneLine(str)}\n`) });
 
+  registerDemo(program);
   registerInit(program);
   registerSponsor(program);
   registerBlueprint(program);

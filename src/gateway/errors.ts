@@ -13,6 +13,12 @@ export const GatewayErrorCode = {
   Unavailable: -32015,
 } as const;
 
-export function denied(message: string, data: Record<string, unknown>): McpError {
-  return new McpError(GatewayErrorCode.Denied, message, data);
+/**
+ * A JSON-RPC error for the agent. The SDK's McpError prefixes its message with "MCP error <code>:",
+ * and the agent's SDK prefixes it again on receipt; the wire carries the plain message.
+ */
+export function gatewayError(code: number, message: string, data?: unknown): McpError {
+  const err = new McpError(code, message, data);
+  Object.defineProperty(err, 'message', { value: message });
+  return err;
 }

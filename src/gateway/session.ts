@@ -27,7 +27,7 @@ import type { AuditEvent, AuditSink } from '../audit/index.js';
 import { q } from '../errors.js';
 import type { IdentityState, Principal } from '../identity/index.js';
 import type { GatewaySettings, UpstreamConfig } from './config.js';
-import { GatewayErrorCode } from './errors.js';
+import { GatewayErrorCode, gatewayError } from './errors.js';
 import { sha256Jcs } from './jcs.js';
 import { exposedName, globMatch, splitExposedName } from './names.js';
 import type { Approvals, Decider, Decision, DecisionRequest, DecisionTool, PinChecker } from './ports.js';
@@ -64,7 +64,7 @@ interface IndexedTool {
 /** The verified principal of the request being handled (set by the HTTP layer on every request). */
 function principalOf(extra: Extra): Principal {
   const p = extra.authInfo?.extra?.['principal'] as Principal | undefined;
-  if (!p) throw new McpError(GatewayErrorCode.Denied, 'the request is not authenticated');
+  if (!p) throw gatewayError(GatewayErrorCode.Denied, 'the request is not authenticated');
   return p;
 }
 
@@ -143,7 +143,7 @@ export class GatewaySession {
         policies: d.policies,
       });
       if (d.effect !== 'allow') {
-        throw new McpError(GatewayErrorCode.Denied, `${action} from upstream ${q(server)} refused by policy`);
+        throw gatewayError(GatewayErrorCode.Denied, `${action} from upstream ${q(server)} refused by policy`);
       }
     };
     return {
@@ -297,7 +297,7 @@ export class GatewaySession {
       const principal = principalOf(extra);
       const server = this.resourceOwners.get(req.params.uri);
       if (!server)
-        throw new McpError(
+        throw gatewayError(
           ErrorCode.InvalidParams,
           `unknown resource ${q(req.params.uri)}: list resources first`,
         );
@@ -346,7 +346,7 @@ export class GatewaySession {
       const principal = principalOf(extra);
       const target = splitExposedName(req.params.name);
       const up = target ? this.upstream(target.server) : undefined;
-      if (!target || !up) throw new McpError(ErrorCode.InvalidParams, `unknown prompt ${q(req.params.name)}`);
+      if (!target || !up) throw gatewayError(ErrorCode.InvalidParams, `unknown prompt ${q(req.params.name)}`);
       if (!this.envelopeAllows(principal, target.server))
         throw this.refuse('the blueprint envelope does not include this server');
       const d = this.deps.decider.decide({
@@ -399,7 +399,7 @@ export class GatewaySession {
     const started = process.hrtime.bigint();
     const target = splitExposedName(params.name);
     if (!target || !this.deps.upstreams.some((u) => u.name === target.server)) {
-      throw new McpError(ErrorCode.InvalidParams, `unknown tool ${q(params.name)}`);
+      throw gatewayError(ErrorCode.InvalidParams, `unknown tool ${q(params.name)}`);
     }
     if (!this.envelopeAllows(principal, target.server, target.name)) {
       await this.audit(
@@ -420,7 +420,7 @@ export class GatewaySession {
       t = this.toolIndex.get(params.name);
     }
     if (!t) {
-      throw new McpError(
+      throw gatewayError(
         GatewayErrorCode.Quarantined,
         `tool ${q(params.name)} is not available: its definition is not approved (see \`warden tools list\`)`,
       );
@@ -476,7 +476,7 @@ export class GatewaySession {
       trace: traceOf(params._meta),
     });
     if (effect === 'approval') {
-      throw new McpError(
+      throw gatewayError(
         GatewayErrorCode.ApprovalRequired,
         `this call awaits a human's approval (${decision.reasons.join('; ') || 'policy requires it'}): approval id ${approvalId ?? ''}`,
         { approval_id: approvalId, policies: decision.policies },
@@ -529,9 +529,10 @@ export class GatewaySession {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof McpError) throw err;
+      if (err instanceof McpError)
+        throw gatewayError(err.code, err.message.replace(/^MCP error -?\d+: /, ''), err.data);
       if (err instanceof UpstreamError) {
-        throw new McpError(
+        throw gatewayError(
           err.code === 'upstream_timeout'
             ? GatewayErrorCode.UpstreamTimeout
             : GatewayErrorCode.UpstreamUnavailable,
@@ -540,13 +541,13 @@ export class GatewaySession {
       }
       const e = err as { code?: unknown; message?: unknown };
       if (typeof e.code === 'number' && typeof e.message === 'string')
-        throw new McpError(e.code, e.message.replace(/^MCP error -?\d+: /, ''));
-      throw new McpError(GatewayErrorCode.UpstreamUnavailable, 'the upstream request failed');
+        throw gatewayError(e.code, e.message.replace(/^MCP error -?\d+: /, ''));
+      throw gatewayError(GatewayErrorCode.UpstreamUnavailable, 'the upstream request failed');
     }
   }
 
   private refuse(message: string): McpError {
-    return new McpError(GatewayErrorCode.Denied, message);
+    return gatewayError(GatewayErrorCode.Denied, message);
   }
 
   private refusal(d: Decision): McpError {
@@ -555,7 +556,7 @@ export class GatewaySession {
         ? `refused by policy ${d.policies.map((p) => q(p)).join(', ')}`
         : 'refused: no policy permits it';
     const why = d.reasons.length > 0 ? `: ${d.reasons.join('; ')}` : '';
-    return new McpError(GatewayErrorCode.Denied, `${by}${why}`, { policies: d.policies, reasons: d.reasons });
+    return gatewayError(GatewayErrorCode.Denied, `${by}${why}`, { policies: d.policies, reasons: d.reasons });
   }
 
   private async recordDecision(
