@@ -54,6 +54,9 @@ export interface ClientSide {
 
 const BACKOFF_MS = [250, 500, 1000, 2000, 5000, 10_000, 30_000];
 
+/** How long an upstream may take to start and answer initialize (a cold `node` or `npx` start is slow). */
+export const START_TIMEOUT_MS = 20_000;
+
 export class UpstreamConnection {
   private client: Client | undefined;
   private connecting: Promise<Client> | undefined;
@@ -156,7 +159,7 @@ export class UpstreamConnection {
     try {
       await withTimeout(
         client.connect(transport),
-        this.timeoutMs,
+        Math.max(this.timeoutMs, START_TIMEOUT_MS),
         `upstream ${q(this.name)} did not initialise`,
       );
     } catch (err) {
