@@ -10,6 +10,7 @@ import { registerAgent } from './agent.js';
 import { registerDemo } from './demo.js';
 import { registerApprovals } from './approvals.js';
 import { registerBlueprint } from './blueprint.js';
+import { registerConnect } from './connect.js';
 import { registerGrant } from './grant.js';
 import { registerInit } from './init.js';
 import { registerKeys } from './keys.js';
@@ -70,6 +71,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerKeys(program);
   registerToken(program);
+  registerConnect(program);
   registerApprovals(program);
   registerTools(program);
   registerPolicy(program);
