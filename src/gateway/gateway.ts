@@ -181,6 +181,16 @@ export class Gateway {
       if (id) void this.closeSession(id);
     };
     await pending.server.connect(transport);
+    // A cancelled request gets no response (MCP: the receiver SHOULD NOT answer it), so the SDK
+    // would keep its SSE stream, and the agent's connection, open until the session ends.
+    const deliver = transport.onmessage;
+    transport.onmessage = (message, extra) => {
+      deliver?.(message, extra);
+      const m = message as { method?: unknown; params?: { requestId?: unknown } };
+      const id = m.params?.requestId;
+      if (m.method === 'notifications/cancelled' && (typeof id === 'string' || typeof id === 'number'))
+        transport.closeSSEStream(id);
+    };
     await transport.handleRequest(req, res, init);
     if (!transport.sessionId) await pending.close();
   }

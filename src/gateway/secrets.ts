@@ -59,4 +59,16 @@ export class Secrets {
   all(): string[] {
     return [...this.values.values()];
   }
+
+  /** One literal pattern per secret value, for redactSecrets. */
+  patterns(): RegExp[] {
+    return this.all().map((v) => new RegExp(v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'g'));
+  }
+
+  /** `text` with every secret value replaced by `[redacted]`. */
+  scrub(text: string): string {
+    let out = text;
+    for (const v of this.all()) out = out.split(v).join('[redacted]');
+    return out;
+  }
 }

@@ -34,7 +34,7 @@ import type { Approvals, Decider, Decision, DecisionRequest, DecisionTool, PinCh
 import { SessionFlow, type FlowFacts } from '../policy/flow.js';
 import { resolveToolFlow, type FlowLabel, type ToolFlowConfig } from '../policy/flow-labels.js';
 import type { Intent } from '../policy/flow-intent.js';
-import { inspectResult, redactSecrets } from '../policy/inspect-result.js';
+import { DEFAULT_SECRET_PATTERNS, inspectResult, redactSecrets } from '../policy/inspect-result.js';
 import type { Secrets } from './secrets.js';
 import { parseToolDefinition, type ToolDefinition } from './tool-definition.js';
 import { UpstreamConnection, UpstreamError, type ClientSide } from './upstream.js';
@@ -77,6 +77,8 @@ export class GatewaySession {
   private intent: unknown = null;
   /** The principal of the latest request, for decisions on upstream-initiated requests. */
   private lastPrincipal: Principal | undefined;
+  /** The agent's tool calls in flight, per upstream: an upstream's request to the client rides on one. */
+  private readonly inFlight = new Map<string, Set<string | number>>();
 
   constructor(
     readonly id: string,
@@ -150,15 +152,15 @@ export class GatewaySession {
       capabilities: caps,
       createMessage: async (server, params) => {
         allowed(server, 'sampling/createMessage');
-        return this.server.createMessage(params);
+        return this.server.createMessage(params, this.relatedTo(server));
       },
       elicit: async (server, params) => {
         allowed(server, 'elicitation/create');
-        return this.server.elicitInput(params);
+        return this.server.elicitInput(params, this.relatedTo(server));
       },
       listRoots: async (server, params) => {
         allowed(server, 'roots/list');
-        return this.server.listRoots(params);
+        return this.server.listRoots(params, this.relatedTo(server));
       },
       log: (server, params) => {
         void this.server
@@ -174,6 +176,13 @@ export class GatewaySession {
       },
       stderr: (server, line) => this.deps.log(`[${server}] ${line.slice(0, 1000)}`),
     };
+  }
+
+  /** Without a stream of its own call, a request to the client goes to the GET stream, if any. */
+  private relatedTo(server: string): { relatedRequestId: string | number } | undefined {
+    const ids = [...(this.inFlight.get(server) ?? [])];
+    const last = ids[ids.length - 1];
+    return last === undefined ? undefined : { relatedRequestId: last };
   }
 
   private envelopeAllows(principal: Principal, server: string, tool?: string): boolean {
@@ -321,7 +330,7 @@ export class GatewaySession {
         (this.upstream(server) as UpstreamConnection).readResource(req.params.uri, extra.signal),
       );
       const inspection = inspectResult(result);
-      const redacted = redactSecrets(result).result;
+      const redacted = redactSecrets(result, this.secretPatterns()).result;
       this.flow.recordResult({ server, tool: `resource:${req.params.uri}` }, labels, redacted, inspection);
       return redacted;
     });
@@ -487,6 +496,10 @@ export class GatewaySession {
     this.flow.recordCall(t.flow.labels);
     const up = this.upstream(t.server) as UpstreamConnection;
     const progressToken = params._meta?.['progressToken'];
+    let calls = this.inFlight.get(t.server);
+    if (!calls) this.inFlight.set(t.server, (calls = new Set()));
+    const inFlight = calls;
+    inFlight.add(extra.requestId);
     const raw = await this.forward(() =>
       up.callTool(t.tool.name, args, {
         signal: extra.signal,
@@ -503,9 +516,9 @@ export class GatewaySession {
             }
           : {}),
       }),
-    );
+    ).finally(() => inFlight.delete(extra.requestId));
     const inspection = inspectResult(raw);
-    const { result, count: redactions } = redactSecrets(raw);
+    const { result, count: redactions } = redactSecrets(raw, this.secretPatterns());
     this.flow.recordResult({ server: t.server, tool: t.tool.name }, t.flow.labels, result, inspection);
     await this.audit(
       'mcp.result',
@@ -529,21 +542,32 @@ export class GatewaySession {
     try {
       return await fn();
     } catch (err) {
+      // INVARIANT: no upstream credential crosses to the agent, not even quoted in an error.
+      const scrub = (m: string) => this.deps.secrets.scrub(m);
       if (err instanceof McpError)
-        throw gatewayError(err.code, err.message.replace(/^MCP error -?\d+: /, ''), err.data);
+        throw gatewayError(
+          err.code,
+          scrub(err.message.replace(/^MCP error -?\d+: /, '')),
+          redactSecrets(err.data, this.secretPatterns()).result,
+        );
       if (err instanceof UpstreamError) {
         throw gatewayError(
           err.code === 'upstream_timeout'
             ? GatewayErrorCode.UpstreamTimeout
             : GatewayErrorCode.UpstreamUnavailable,
-          err.message,
+          scrub(err.message),
         );
       }
       const e = err as { code?: unknown; message?: unknown };
       if (typeof e.code === 'number' && typeof e.message === 'string')
-        throw gatewayError(e.code, e.message.replace(/^MCP error -?\d+: /, ''));
+        throw gatewayError(e.code, scrub(e.message.replace(/^MCP error -?\d+: /, '')));
       throw gatewayError(GatewayErrorCode.UpstreamUnavailable, 'the upstream request failed');
     }
+  }
+
+  /** The stock secret patterns plus this gateway's own credentials, literally. */
+  private secretPatterns(): RegExp[] {
+    return [...DEFAULT_SECRET_PATTERNS, ...this.deps.secrets.patterns()];
   }
 
   private refuse(message: string): McpError {

@@ -154,7 +154,7 @@ export async function startGateway(o: GatewayStartOptions): Promise<StartedGatew
     approvals,
     audit,
     state: o.state,
-    log: o.log,
+    log: (line) => o.log(secrets.scrub(line)),
   });
   return {
     gateway,

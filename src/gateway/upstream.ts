@@ -11,6 +11,8 @@ import {
   ElicitRequestSchema,
   ListRootsRequestSchema,
   LoggingMessageNotificationSchema,
+  ProgressNotificationSchema,
+  type ProgressNotification,
   ToolListChangedNotificationSchema,
   ResourceListChangedNotificationSchema,
   PromptListChangedNotificationSchema,
@@ -64,6 +66,9 @@ export class UpstreamConnection {
   private retryAt = 0;
   private closed = false;
   private lastError = '';
+  /** Progress forwarders of the calls in flight, by the progress token the gateway gave upstream. */
+  private readonly progress = new Map<string, (p: ProgressNotification['params']) => void>();
+  private nextProgressToken = 0;
 
   constructor(
     readonly config: UpstreamConfig,
@@ -216,6 +221,12 @@ export class UpstreamConnection {
         (req) => side.listRoots(this.name, req.params) as never,
       );
     }
+    // Replaces the SDK's per-request progress routing, which drops a progress notification that
+    // arrives in the same read as its response (the handler runs a microtask after the response
+    // has removed it). A forwarder here lives until the call's promise has settled.
+    client.setNotificationHandler(ProgressNotificationSchema, (n) =>
+      this.progress.get(String(n.params.progressToken))?.(n.params),
+    );
     client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => side.log(this.name, n.params));
     client.setNotificationHandler(ToolListChangedNotificationSchema, () =>
       side.listChanged(this.name, 'tools'),
@@ -279,14 +290,27 @@ export class UpstreamConnection {
     },
   ): Promise<CallToolResult> {
     const c = await this.connection();
+    const token = opts.onprogress ? `p${this.nextProgressToken++}` : undefined;
+    if (token !== undefined && opts.onprogress) {
+      const forward = opts.onprogress;
+      this.progress.set(token, ({ progress, total, message }) =>
+        forward({
+          progress,
+          ...(total !== undefined ? { total } : {}),
+          ...(message !== undefined ? { message } : {}),
+        }),
+      );
+    }
     try {
-      return (await c.callTool({ name, arguments: args }, undefined, {
-        timeout: this.timeoutMs,
-        ...(opts.signal ? { signal: opts.signal } : {}),
-        ...(opts.onprogress ? { onprogress: opts.onprogress, resetTimeoutOnProgress: false } : {}),
-      })) as CallToolResult;
+      return (await c.callTool(
+        { name, arguments: args, ...(token !== undefined ? { _meta: { progressToken: token } } : {}) },
+        undefined,
+        { timeout: this.timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) },
+      )) as CallToolResult;
     } catch (err) {
       throw mapCallError(this.name, err);
+    } finally {
+      if (token !== undefined) this.progress.delete(token);
     }
   }
 
