@@ -520,7 +520,9 @@ export class GatewaySession {
     const inspection = inspectResult(raw);
     const { result, count: redactions } = redactSecrets(raw, this.secretPatterns());
     this.flow.recordResult({ server: t.server, tool: t.tool.name }, t.flow.labels, result, inspection);
-    await this.audit(
+    // The decision was made durable before forwarding; the result record joins the next group
+    // commit instead of holding the reply for a write of its own.
+    void this.audit(
       'mcp.result',
       'success',
       t.server,
@@ -534,7 +536,7 @@ export class GatewaySession {
         flow: this.flow.snapshot(),
       },
       principal,
-    ).catch(() => undefined);
+    ).catch((err: unknown) => this.deps.log(`audit of a result failed: ${(err as Error).message}`));
     return result;
   }
 
