@@ -89,7 +89,8 @@ export class ApprovalQueue implements Approvals {
   }
 
   async wait(id: string, ms: number): Promise<'approved' | 'denied' | 'pending'> {
-    const until = this.now() + ms;
+    // Waiting is wall-clock time, whatever clock decides expiry.
+    const until = Date.now() + ms;
     for (;;) {
       const row = await this.store.db
         .selectFrom('approvals')
@@ -98,8 +99,8 @@ export class ApprovalQueue implements Approvals {
         .executeTakeFirst();
       if (row?.status === 'approved') return 'approved';
       if (row?.status === 'denied') return 'denied';
-      if (this.now() >= until) return 'pending';
-      await new Promise((r) => setTimeout(r, Math.min(200, Math.max(1, until - this.now()))));
+      if (Date.now() >= until) return 'pending';
+      await new Promise((r) => setTimeout(r, Math.min(200, Math.max(1, until - Date.now()))));
     }
   }
 
