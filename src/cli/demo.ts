@@ -12,7 +12,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Command } from 'commander';
 import { WardenError, q } from '../errors.js';
-import { startGateway, type StartedGateway } from '../gateway/start.js';
+import { gatewayMount, type StartedGateway } from '../gateway/start.js';
 import { AgentClient } from '../identity/client.js';
 import { readCredentialFile, writeCredentialFile } from '../identity/credentials.js';
 import { generateAgentKey, startIdentityService } from '../identity/index.js';
@@ -115,18 +115,10 @@ export function registerDemo(program: Command): void {
           store: w.store,
           audit: w.audit,
           port: 0,
-          mcp: async (state) => {
-            gw = await startGateway({
-              dataDir,
-              config: w.config,
-              store: w.store,
-              audit: w.audit,
-              state,
-              log: (l) => logs.push(l),
-            });
-            const g = gw;
-            return { handle: (req, res, p) => g.gateway.handle(req, res, p), close: () => g.close() };
-          },
+          mcp: gatewayMount(
+            { dataDir, config: w.config, store: w.store, audit: w.audit, log: (l) => logs.push(l) },
+            (g) => (gw = g),
+          ),
         });
         let client: Client | undefined;
         try {

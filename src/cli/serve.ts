@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { resolveDataDir } from '../config/index.js';
 import { WardenError } from '../errors.js';
-import { startGateway } from '../gateway/start.js';
+import { gatewayMount } from '../gateway/start.js';
 import { startIdentityService } from '../identity/index.js';
 import { initDataDir, openWarden } from './context.js';
 import { action, withDataDir, type DataDirOpts } from './util.js';
@@ -42,17 +42,7 @@ export function registerServe(program: Command): void {
         config: w.config,
         store: w.store,
         audit: w.audit,
-        mcp: async (state) => {
-          const g = await startGateway({
-            dataDir,
-            config: w.config,
-            store: w.store,
-            audit: w.audit,
-            state,
-            log,
-          });
-          return { handle: (req, res, p) => g.gateway.handle(req, res, p), close: () => g.close() };
-        },
+        mcp: gatewayMount({ dataDir, config: w.config, store: w.store, audit: w.audit, log }),
         ...(opts.host !== undefined ? { host: opts.host } : {}),
         ...(port !== undefined ? { port } : {}),
       });

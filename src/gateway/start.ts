@@ -6,6 +6,7 @@ import type { AuditSink } from '../audit/index.js';
 import type { WardenConfig } from '../config/index.js';
 import { WardenError, q } from '../errors.js';
 import type { IdentityState } from '../identity/index.js';
+import type { McpMount } from '../identity/service.js';
 import { PolicyEngine, toolActionId, type Decision, type DecisionRequest } from '../policy/index.js';
 import type { Store } from '../store/index.js';
 import { ApprovalQueue } from './approvals.js';
@@ -165,5 +166,20 @@ export async function startGateway(o: GatewayStartOptions): Promise<StartedGatew
       watcher.close();
       await gateway.close();
     },
+  };
+}
+
+/**
+ * What `startIdentityService` mounts at `/mcp`: the gateway, started once the registry snapshot
+ * exists. `onStart` receives the running gateway (the demo and tests drive its pins and approvals).
+ */
+export function gatewayMount(
+  o: Omit<GatewayStartOptions, 'state'>,
+  onStart?: (g: StartedGateway) => void,
+): (state: IdentityState) => Promise<McpMount> {
+  return async (state) => {
+    const g = await startGateway({ ...o, state });
+    onStart?.(g);
+    return { handle: (req, res, p) => g.gateway.handle(req, res, p), close: () => g.close() };
   };
 }

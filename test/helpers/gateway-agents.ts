@@ -3,19 +3,15 @@
 // whose data directory can be prepared (a secrets file) before the gateway starts, a record of the
 // HTTP requests the Warden service received, and waiting for the policy engine to reload.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { ClientCapabilities, JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { initDataDir, openWarden } from '../../src/cli/context.js';
-import { startGateway, type StartedGateway } from '../../src/gateway/start.js';
 import { AgentClient } from '../../src/identity/client.js';
 import { readCredentialFile, writeCredentialFile } from '../../src/identity/credentials.js';
-import { generateAgentKey, startIdentityService } from '../../src/identity/index.js';
-import { SPONSOR, type GatewayHarness } from './gateway.js';
+import { generateAgentKey } from '../../src/identity/index.js';
+import { SPONSOR, startGatewayHarness, type GatewayHarness } from './gateway.js';
 
 export interface ConnectedAgent {
   client: Client;
@@ -95,80 +91,24 @@ export async function startPreparedGatewayHarness(
   configYaml: string,
   prepare: (dataDir: string) => void,
 ): Promise<GatewayHarness> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'warden-gw-'));
-  writeFileSync(join(dataDir, 'warden.yaml'), configYaml, { mode: 0o600 });
-  await initDataDir(dataDir);
-  prepare(dataDir);
-  const w = await openWarden(dataDir);
-  try {
-    await w.registry.addSponsor({ id: SPONSOR, name: 'Alice' });
-    await w.registry.createBlueprint({
-      name: 'assistant',
-      sponsors: [SPONSOR],
-      envelope: { servers: ['*'], tools: ['*'], scopes: ['mcp'] },
-      baseScope: ['mcp'],
-    });
-    const logs: string[] = [];
-    let gw: StartedGateway | undefined;
-    const svc = await startIdentityService({
-      dataDir,
-      config: w.config,
-      store: w.store,
-      audit: w.audit,
-      port: 0,
-      mcp: async (state) => {
-        const g = await startGateway({
-          dataDir,
-          config: w.config,
-          store: w.store,
-          audit: w.audit,
-          state,
-          log: (l) => logs.push(l),
-        });
-        gw = g;
-        return { handle: (req, res, p) => g.gateway.handle(req, res, p), close: () => g.close() };
-      },
-    });
-    const started = gw as unknown as StartedGateway;
-    const h: GatewayHarness = {
-      dataDir,
-      w,
-      svc,
-      gw: started,
-      mcpUrl: `${svc.issuer}/mcp`,
-      logs,
-      async connect(name, opts = {}) {
-        if (opts.intent !== undefined) throw new Error('declared intents: use startGatewayHarness');
-        const { client, agent, id } = await connectAgent(
-          h,
-          name,
-          opts.blueprint ? { blueprint: opts.blueprint } : {},
-        );
-        return { client, agent, id };
-      },
-      async pinAll() {
-        let n = 0;
-        for (const t of await started.pins.list()) {
-          for (const hash of t.pendingHashes.slice(0, 1)) {
-            await started.pins.approve(t.server, t.name, hash, 'operator');
-            n++;
-          }
-        }
-        return n;
-      },
-      async close() {
-        await closeAgents(h);
-        await svc.close();
-        await w.close();
-        rmSync(dataDir, { recursive: true, force: true });
-      },
-    };
-    return h;
-  } catch (err) {
-    await w.close();
-    rmSync(dataDir, { recursive: true, force: true });
-    throw err;
-  }
+  const base = await startGatewayHarness(configYaml, prepare);
+  const h: GatewayHarness = {
+    ...base,
+    async connect(name, opts = {}) {
+      if (opts.intent !== undefined) throw new Error('declared intents: use startGatewayHarness');
+      const { client, agent, id } = await connectAgent(
+        h,
+        name,
+        opts.blueprint ? { blueprint: opts.blueprint } : {},
+      );
+      return { client, agent, id };
+    },
+    async close() {
+      await closeAgents(h);
+      await base.close();
+    },
+  };
+  return h;
 }
 
 /** Record the headers of every HTTP request the Warden service receives from now on. */

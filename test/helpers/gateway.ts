@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { initDataDir, openWarden, type Warden } from '../../src/cli/context.js';
-import { startGateway, type StartedGateway } from '../../src/gateway/start.js';
+import { gatewayMount, type StartedGateway } from '../../src/gateway/start.js';
 import { AgentClient } from '../../src/identity/client.js';
 import { readCredentialFile, writeCredentialFile } from '../../src/identity/credentials.js';
 import { generateAgentKey, startIdentityService, type IdentityService } from '../../src/identity/index.js';
@@ -56,10 +56,23 @@ export interface GatewayHarness {
   close(): Promise<void>;
 }
 
-export async function startGatewayHarness(configYaml = sampleConfig()): Promise<GatewayHarness> {
+/**
+ * Start the service with its gateway. `prepare` runs on the initialised data directory before the
+ * gateway starts (to write a secrets file, say); if anything fails, the directory is removed.
+ */
+export async function startGatewayHarness(
+  configYaml = sampleConfig(),
+  prepare?: (dataDir: string) => void,
+): Promise<GatewayHarness> {
   const dataDir = mkdtempSync(join(tmpdir(), 'warden-gw-'));
   writeFileSync(join(dataDir, 'warden.yaml'), configYaml, { mode: 0o600 });
-  await initDataDir(dataDir);
+  try {
+    await initDataDir(dataDir);
+    prepare?.(dataDir);
+  } catch (err) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   const w = await openWarden(dataDir);
   await w.registry.addSponsor({ id: SPONSOR, name: 'Alice' });
   await w.registry.createBlueprint({
@@ -76,25 +89,24 @@ export async function startGatewayHarness(configYaml = sampleConfig()): Promise<
   });
   const logs: string[] = [];
   let gw: StartedGateway | undefined;
-  const svc = await startIdentityService({
-    dataDir,
-    config: w.config,
-    store: w.store,
-    audit: w.audit,
-    port: 0,
-    mcp: async (state) => {
-      gw = await startGateway({
-        dataDir,
-        config: w.config,
-        store: w.store,
-        audit: w.audit,
-        state,
-        log: (l) => logs.push(l),
-      });
-      const g = gw;
-      return { handle: (req, res, p) => g.gateway.handle(req, res, p), close: () => g.close() };
-    },
-  });
+  let svc: IdentityService;
+  try {
+    svc = await startIdentityService({
+      dataDir,
+      config: w.config,
+      store: w.store,
+      audit: w.audit,
+      port: 0,
+      mcp: gatewayMount(
+        { dataDir, config: w.config, store: w.store, audit: w.audit, log: (l) => logs.push(l) },
+        (g) => (gw = g),
+      ),
+    });
+  } catch (err) {
+    await w.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   const mcpUrl = `${svc.issuer}/mcp`;
   const clients: Client[] = [];
   return {
