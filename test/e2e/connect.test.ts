@@ -11,13 +11,13 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayErrorCode } from '../../src/gateway/errors.js';
 import { AgentClient } from '../../src/identity/client.js';
 import { readCredentialFile } from '../../src/identity/credentials.js';
 import { WARDEN_BIN } from '../helpers/cli.js';
 import { createAgentCredentialFile, writeAgentCredentialFile } from '../helpers/credential-file.js';
 import { SPONSOR, startGatewayHarness, type GatewayHarness } from '../helpers/gateway.js';
+import { rpcError, text } from '../helpers/mcp.js';
 
 let h: GatewayHarness;
 before(async () => {
@@ -116,21 +116,6 @@ const INITIALIZE = {
   method: 'initialize',
   params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
 };
-
-function text(r: unknown): string {
-  const c = (r as { content?: Array<{ type: string; text?: string }> }).content ?? [];
-  return c.map((x) => x.text ?? '').join('');
-}
-
-async function rpcError(p: Promise<unknown>): Promise<McpError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof McpError) return err;
-    throw err;
-  }
-  assert.fail('expected a JSON-RPC error');
-}
 
 async function eventually(check: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 100; i++) {

@@ -5,9 +5,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import type { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { startGatewayHarness, sampleConfig, type GatewayHarness } from '../helpers/gateway.js';
 import { GatewayErrorCode } from '../../src/gateway/errors.js';
+import { rpcError, text } from '../helpers/mcp.js';
 
 const FAULTY = fileURLToPath(new URL('../fixtures/mcp/faulty-server.mjs', import.meta.url));
 
@@ -31,20 +32,6 @@ gateway:
 after(async () => {
   await h.close();
 });
-
-async function rpcError(p: Promise<unknown>): Promise<McpError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof McpError) return err;
-    throw err;
-  }
-  assert.fail('expected a JSON-RPC error');
-}
-
-function text(r: unknown): string {
-  return ((r as { content?: Array<{ text?: string }> }).content ?? []).map((c) => c.text ?? '').join('');
-}
 
 /** Raw POSTs to /mcp, authenticated as a fresh agent. */
 async function rawPost(

@@ -5,9 +5,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { startGatewayHarness, SPONSOR, type GatewayHarness } from '../helpers/gateway.js';
 import { GatewayErrorCode } from '../../src/gateway/errors.js';
+import { rpcError, text } from '../helpers/mcp.js';
 
 let h: GatewayHarness;
 before(async () => {
@@ -16,21 +16,6 @@ before(async () => {
 after(async () => {
   await h.close();
 });
-
-function text(r: unknown): string {
-  const c = (r as { content?: Array<{ type: string; text?: string }> }).content ?? [];
-  return c.map((x) => x.text ?? '').join('');
-}
-
-async function rpcError(p: Promise<unknown>): Promise<McpError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof McpError) return err;
-    throw err;
-  }
-  assert.fail('expected a JSON-RPC error');
-}
 
 async function toolNames(c: Client): Promise<string[]> {
   return (await c.listTools()).tools.map((t) => t.name).sort();

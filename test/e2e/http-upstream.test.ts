@@ -13,7 +13,6 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayErrorCode } from '../../src/gateway/errors.js';
 import type { GatewayHarness } from '../helpers/gateway.js';
 import {
@@ -24,6 +23,7 @@ import {
 } from '../helpers/gateway-agents.js';
 import { startHttpUpstream, type HttpUpstream } from '../helpers/http-upstream.js';
 import { WARDEN_BIN } from '../helpers/cli.js';
+import { rpcError, text } from '../helpers/mcp.js';
 
 // Not shaped like any known token format, so only the gateway's knowledge of its own secrets
 // (not a pattern) can keep it from the agent.
@@ -72,22 +72,6 @@ after(async () => {
   await h.close();
   await upstream.close();
 });
-
-function text(r: unknown): string {
-  const c = (r as { content?: Array<{ type: string; text?: string }> }).content ?? [];
-  return c.map((x) => x.text ?? '').join('');
-}
-
-async function rpcError(p: Promise<unknown>): Promise<McpError> {
-  try {
-    await p;
-  } catch (err) {
-    agentErrors.push({ message: (err as Error).message, data: (err as McpError).data });
-    if (err instanceof McpError) return err;
-    throw err;
-  }
-  assert.fail('expected a JSON-RPC error');
-}
 
 test('http upstream: the test server itself refuses requests without its bearer token', async () => {
   const init = JSON.stringify({

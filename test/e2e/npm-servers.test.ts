@@ -20,6 +20,7 @@ import {
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { startGatewayHarness, type GatewayHarness } from '../helpers/gateway.js';
 import { closeAgents, connectAgent, waitForPolicy, type ConnectedAgent } from '../helpers/gateway-agents.js';
+import { text } from '../helpers/mcp.js';
 
 const require = createRequire(import.meta.url);
 
@@ -83,11 +84,6 @@ after(async () => {
   await h.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-function text(r: unknown): string {
-  const c = (r as { content?: Array<{ type: string; text?: string }> }).content ?? [];
-  return c.map((x) => x.text ?? '').join('');
-}
 
 async function toolNames(c: Client): Promise<string[]> {
   return (await c.listTools()).tools.map((t) => t.name).sort();
