@@ -11,6 +11,9 @@ import type { SecretRef } from './config.js';
 const SecretsFileSchema = z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/), z.string().min(1));
 
 export class Secrets {
+  /** Values read from the environment, remembered so they are scrubbed like file secrets. */
+  private readonly fromEnv = new Set<string>();
+
   private constructor(private readonly values: ReadonlyMap<string, string>) {}
 
   /** Load the secrets file; a missing file is an empty set, a readable-by-others one is refused. */
@@ -47,6 +50,7 @@ export class Secrets {
       const v = env[ref.env];
       if (v === undefined || v === '')
         throw new WardenError('config_invalid', `environment variable ${q(ref.env)} is not set`);
+      this.fromEnv.add(v);
       return v;
     }
     const v = this.values.get(ref.secret);
@@ -55,9 +59,9 @@ export class Secrets {
     return v;
   }
 
-  /** Every resolved value, so logs and error texts can be scrubbed of them. */
+  /** Every secret value (file entries and environment values resolved so far), to scrub text of. */
   all(): string[] {
-    return [...this.values.values()];
+    return [...new Set([...this.values.values(), ...this.fromEnv])];
   }
 
   /** One literal pattern per secret value, for redactSecrets. */

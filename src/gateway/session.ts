@@ -164,7 +164,10 @@ export class GatewaySession {
       },
       log: (server, params) => {
         void this.server
-          .sendLoggingMessage({ ...params, logger: `${server}${params.logger ? `/${params.logger}` : ''}` })
+          .sendLoggingMessage({
+            ...redactSecrets(params, this.secretPatterns()).result,
+            logger: `${server}${params.logger ? `/${params.logger}` : ''}`,
+          })
           .catch(() => undefined);
       },
       listChanged: (server, what) => {
@@ -377,7 +380,17 @@ export class GatewaySession {
         req.params.arguments ?? {},
       );
       if (d.effect !== 'allow') throw this.refusal(d);
-      return this.forward(() => up.getPrompt(target.name, req.params.arguments, extra.signal));
+      const prompt = await this.forward(() => up.getPrompt(target.name, req.params.arguments, extra.signal));
+      // A prompt's messages are upstream content like any result: inspected, recorded, redacted.
+      const inspection = inspectResult(prompt);
+      const redacted = redactSecrets(prompt, this.secretPatterns()).result;
+      this.flow.recordResult(
+        { server: target.server, tool: `prompt:${target.name}` },
+        [],
+        redacted,
+        inspection,
+      );
+      return redacted;
     });
   }
 
