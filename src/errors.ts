@@ -21,6 +21,8 @@ export type WardenErrorCode =
   // infrastructure
   | 'store_error'
   | 'audit_unavailable'
+  | 'audit_entry_invalid'
+  | 'audit_log_invalid'
   | 'internal';
 
 export class WardenError extends Error {

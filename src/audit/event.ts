@@ -1,5 +1,5 @@
-// The shape of an audit event: who did what, on whose authority, with what outcome and why.
-// The Merkle-tree log will sit behind the same `AuditSink` interface.
+// The shape of an audit event: who did what, on whose authority, with what outcome and why. Every
+// event becomes an entry of the evidence log (entry.ts, append.ts).
 
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/index.js';
@@ -51,6 +51,8 @@ export interface AuditEvent {
   authority: readonly string[];
   reason: string | null;
   details: Record<string, unknown>;
+  /** W3C trace context of the request the event belongs to, when there is one. */
+  trace?: { trace_id: string; span_id: string; parent_span_id?: string };
   /** Milliseconds since the epoch; the sink stamps it when absent. */
   at?: number;
 }

@@ -3,7 +3,8 @@
 
 import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TableAuditSink, type AuditSink } from '../audit/index.js';
+import { LogAuditSink, ensureLogKeys, type AuditSink, type LogKeys } from '../audit/index.js';
+import { checkWitnessTargets } from '../audit/witness-client.js';
 import { CONFIG_FILE, DEFAULT_CONFIG_YAML, loadConfig, type WardenConfig } from '../config/index.js';
 import { WardenError, q } from '../errors.js';
 import { createSigningKey } from '../identity/keys.js';
@@ -17,6 +18,8 @@ export interface Warden {
   store: Store;
   audit: AuditSink;
   registry: Registry;
+  /** The evidence log's keys; present when opened to serve. */
+  logKeys: LogKeys | null;
   close(): Promise<void>;
 }
 
@@ -44,7 +47,8 @@ export async function initDataDir(dataDir: string): Promise<InitResult> {
   const config = loadConfig(dataDir);
   const store = await openSqliteStore(join(dataDir, config.store.path));
   try {
-    const audit = new TableAuditSink(store);
+    const audit = new LogAuditSink(store);
+    ensureLogKeys(dataDir, config.trustDomain, config.audit.postQuantum);
     const existing = await store.db
       .selectFrom('signing_keys')
       .select('kid')
@@ -60,7 +64,7 @@ export async function initDataDir(dataDir: string): Promise<InitResult> {
 }
 
 /** Open an initialised data directory. Refuses, with the fix in the message, when it is not. */
-export async function openWarden(dataDir: string): Promise<Warden> {
+export async function openWarden(dataDir: string, opts: { serve?: boolean } = {}): Promise<Warden> {
   if (!existsSync(join(dataDir, CONFIG_FILE))) {
     throw new WardenError(
       'config_not_found',
@@ -69,7 +73,23 @@ export async function openWarden(dataDir: string): Promise<Warden> {
   }
   const config = loadConfig(dataDir);
   const store = await openSqliteStore(join(dataDir, config.store.path));
-  const audit = new TableAuditSink(store);
+  // A serving process commits from a writer thread and signs checkpoints; a CLI command appends
+  // inline and leaves checkpoints to the server (or `warden audit checkpoint`).
+  const logKeys = opts.serve ? ensureLogKeys(dataDir, config.trustDomain, config.audit.postQuantum) : null;
+  if (opts.serve) checkWitnessTargets(config.audit.witnesses);
+  const audit = new LogAuditSink(
+    store,
+    logKeys
+      ? {
+          checkpoints: {
+            signerKeys: logKeys.signerKeys,
+            everyEntries: config.audit.checkpointEveryEntries,
+            intervalMs: config.audit.checkpointIntervalMs,
+          },
+          witnesses: config.audit.witnesses,
+        }
+      : undefined,
+  );
   const registry = new Registry(store, audit, {
     trustDomain: config.trustDomain,
     agentLifetimeDays: config.registry.agentLifetimeDays,
@@ -80,6 +100,10 @@ export async function openWarden(dataDir: string): Promise<Warden> {
     store,
     audit,
     registry,
-    close: () => store.close(),
+    logKeys,
+    async close() {
+      await audit.close();
+      await store.close();
+    },
   };
 }

@@ -106,7 +106,7 @@ export function registerDemo(program: Command): void {
         mkdirSync(dataDir, { recursive: true, mode: 0o700 });
         writeFileSync(join(dataDir, 'warden.yaml'), demoConfig(), { mode: 0o600 });
         await initDataDir(dataDir);
-        const w = await openWarden(dataDir);
+        const w = await openWarden(dataDir, { serve: true });
         const logs: string[] = [];
         let gw: StartedGateway | undefined;
         const svc = await startIdentityService({

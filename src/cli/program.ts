@@ -19,6 +19,8 @@ import { registerServe } from './serve.js';
 import { registerSponsor } from './sponsor.js';
 import { registerToken } from './token.js';
 import { registerTools } from './tools.js';
+import { registerAudit } from './audit.js';
+import { registerWitness } from './witness.js';
 import { reportError } from './util.js';
 
 /** The version in our package.json, found from src/cli (tsx) or dist/src/cli (built) alike. */
@@ -75,6 +77,8 @@ export function buildProgram(): Command {
   registerApprovals(program);
   registerTools(program);
   registerPolicy(program);
+  registerAudit(program);
+  registerWitness(program);
   return program;
 }
 

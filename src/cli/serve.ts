@@ -1,7 +1,9 @@
 // `warden serve`: the main job. On the embedded default it initialises the data directory on
 // first run (SQLite, local keys, default configuration), then serves until interrupted.
 
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { LOG_VKEY_FILE } from '../audit/index.js';
 import { resolveDataDir } from '../config/index.js';
 import { WardenError } from '../errors.js';
 import { gatewayMount } from '../gateway/start.js';
@@ -35,13 +37,14 @@ export function registerServe(program: Command): void {
         }
         port = Number(opts.port);
       }
-      const w = await openWarden(dataDir);
+      const w = await openWarden(dataDir, { serve: true });
       const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
       const service = await startIdentityService({
         dataDir,
         config: w.config,
         store: w.store,
         audit: w.audit,
+        ...(w.logKeys ? { auditLog: { verifierKeys: w.logKeys.verifierKeys } } : {}),
         mcp: gatewayMount({ dataDir, config: w.config, store: w.store, audit: w.audit, log }),
         ...(opts.host !== undefined ? { host: opts.host } : {}),
         ...(port !== undefined ? { port } : {}),
@@ -50,6 +53,9 @@ export function registerServe(program: Command): void {
       process.stdout.write(`  metadata  ${service.issuer}/.well-known/oauth-authorization-server\n`);
       process.stdout.write(
         `  gateway   ${service.issuer}/mcp (${w.config.upstreams.length} upstream servers)\n`,
+      );
+      process.stdout.write(
+        `  audit     ${service.issuer}/audit/v1/checkpoint (verifier key: ${join(dataDir, LOG_VKEY_FILE)})\n`,
       );
       process.stdout.write(`  data dir  ${dataDir}\n`);
       await new Promise<void>((resolve) => {

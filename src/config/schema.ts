@@ -54,6 +54,27 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    audit: z
+      .object({
+        // A checkpoint is signed once this many entries have been appended since the last one...
+        checkpointEveryEntries: z.number().int().min(1).max(10_000_000).default(1000),
+        // ...or once this long has passed with new entries (ms).
+        checkpointIntervalMs: z.number().int().min(100).max(86_400_000).default(10_000),
+        // Add an ML-DSA-65 signature line to every checkpoint (keys/audit-log-mldsa.skey).
+        postQuantum: z.boolean().default(false),
+        // What a decision entry keeps of a call's arguments: all of them, the listed JSON pointers
+        // replaced by their digest, or only the digest of the whole.
+        arguments: z.enum(['full', 'redact', 'digest']).default('full'),
+        redactPointers: z
+          .array(z.string().regex(/^(\/([^~/]|~[01])*)+$/, 'must be a JSON pointer'))
+          .default([]),
+        // C2SP tlog-witnesses that cosign each checkpoint: submission URL and cosignature key.
+        witnesses: z
+          .array(z.object({ url: z.url({ protocol: /^https?$/ }), key: z.string().min(1) }).strict())
+          .default([]),
+      })
+      .strict()
+      .prefault({}),
     gateway: GatewaySettingsSchema.prefault({}),
     upstreams: z
       .array(UpstreamSchema)
@@ -108,6 +129,21 @@ store:
   driver: sqlite
   # Relative to the data directory.
   path: warden.db
+
+audit:
+  # Checkpoints of the evidence log are signed after this many new entries...
+  checkpointEveryEntries: 1000
+  # ...or after this long with new entries (ms).
+  checkpointIntervalMs: 10000
+  # Also sign checkpoints with ML-DSA-65 (post-quantum), key in keys/audit-log-mldsa.skey.
+  postQuantum: false
+  # Arguments in decision entries: full, redact (redactPointers replaced by digests) or digest.
+  arguments: full
+  redactPointers: []
+  # Witnesses (\`warden witness serve\`) that cosign each checkpoint.
+  witnesses: []
+  #  - url: http://witness.internal.example:8790
+  #    key: witness.example/w1+1a2b3c4d+BA...
 
 gateway:
   # MCP messages larger than this are refused before parsing.

@@ -23,12 +23,19 @@ import {
   type ServerRequest,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { AuditEvent, AuditSink } from '../audit/index.js';
+import {
+  childSpan,
+  formatTraceparent,
+  parseTraceparent,
+  type AuditEvent,
+  type AuditSink,
+  type TraceIds,
+} from '../audit/index.js';
 import { q } from '../errors.js';
 import type { IdentityState, Principal } from '../identity/index.js';
 import type { GatewaySettings, UpstreamConfig } from './config.js';
 import { GatewayErrorCode, gatewayError } from './errors.js';
-import { sha256Jcs } from './jcs.js';
+import { sha256Jcs } from '../jcs.js';
 import { exposedName, globMatch, splitExposedName } from './names.js';
 import type { Approvals, Decider, Decision, DecisionRequest, DecisionTool, PinChecker } from './ports.js';
 import { SessionFlow, type FlowFacts } from '../policy/flow.js';
@@ -47,6 +54,8 @@ export interface GatewayDeps {
   pins: PinChecker;
   approvals: Approvals;
   audit: AuditSink;
+  /** What decision entries keep of the arguments (warden.yaml `audit`). */
+  auditArguments: { mode: 'full' | 'redact' | 'digest'; pointers: readonly string[] };
   state: IdentityState;
   log: (line: string) => void;
 }
@@ -317,7 +326,8 @@ export class GatewaySession {
         throw this.refuse('the blueprint envelope does not include this server');
       // Resource contents come from outside the agent's task: untrusted unless a policy says otherwise.
       const labels: FlowLabel[] = ['untrusted'];
-      const d = this.deps.decider.decide({
+      const trace = childSpan(parseTraceparent(req.params._meta?.['traceparent']));
+      const request: DecisionRequest = {
         principal: this.principalAttrs(principal),
         action: 'resources/read',
         resource: {
@@ -326,8 +336,9 @@ export class GatewaySession {
           attrs: { server, uri: req.params.uri, labels },
         },
         context: this.context(principal, {}, this.flow.facts({ labels, sensitiveArgs: [] }, {})),
-      });
-      await this.recordDecision(principal, 'resources/read', server, req.params.uri, d, req.params);
+      };
+      const d = this.deps.decider.decide(request);
+      await this.recordDecision(principal, request, server, req.params.uri, d, req.params, {}, trace);
       if (d.effect !== 'allow') throw this.refusal(d);
       const result = await this.forward(() =>
         (this.upstream(server) as UpstreamConnection).readResource(req.params.uri, extra.signal),
@@ -361,7 +372,8 @@ export class GatewaySession {
       if (!target || !up) throw gatewayError(ErrorCode.InvalidParams, `unknown prompt ${q(req.params.name)}`);
       if (!this.envelopeAllows(principal, target.server))
         throw this.refuse('the blueprint envelope does not include this server');
-      const d = this.deps.decider.decide({
+      const trace = childSpan(parseTraceparent(req.params._meta?.['traceparent']));
+      const request: DecisionRequest = {
         principal: this.principalAttrs(principal),
         action: 'prompts/get',
         resource: {
@@ -370,14 +382,17 @@ export class GatewaySession {
           attrs: { server: target.server, name: target.name, labels: [] },
         },
         context: this.context(principal, {}, this.flow.facts({ labels: [], sensitiveArgs: [] }, {})),
-      });
+      };
+      const d = this.deps.decider.decide(request);
       await this.recordDecision(
         principal,
-        'prompts/get',
+        request,
         target.server,
         target.name,
         d,
         req.params.arguments ?? {},
+        {},
+        trace,
       );
       if (d.effect !== 'allow') throw this.refusal(d);
       const prompt = await this.forward(() => up.getPrompt(target.name, req.params.arguments, extra.signal));
@@ -419,6 +434,7 @@ export class GatewaySession {
   ): Promise<CallToolResult> {
     const principal = principalOf(extra);
     const started = process.hrtime.bigint();
+    const trace = childSpan(parseTraceparent(params._meta?.['traceparent']));
     const target = splitExposedName(params.name);
     if (!target || !this.deps.upstreams.some((u) => u.name === target.server)) {
       throw gatewayError(ErrorCode.InvalidParams, `unknown tool ${q(params.name)}`);
@@ -431,6 +447,7 @@ export class GatewaySession {
         target.name,
         { decision: 'deny', reason: 'envelope' },
         principal,
+        trace,
       );
       throw this.refuse(
         `tool ${q(params.name)} is outside the envelope of blueprint ${q(principal.blueprint)}`,
@@ -449,15 +466,13 @@ export class GatewaySession {
     }
     const args = params.arguments ?? {};
     const facts = this.flow.facts(t.flow, args);
-    const decision = this.deps.decider.decide(
-      {
-        principal: this.principalAttrs(principal),
-        action: 'tools/call',
-        resource: this.toolResource(t),
-        context: this.context(principal, args, facts),
-      },
-      this.decisionTool(t),
-    );
+    const request: DecisionRequest = {
+      principal: this.principalAttrs(principal),
+      action: 'tools/call',
+      resource: this.toolResource(t),
+      context: this.context(principal, args, facts),
+    };
+    const decision = this.deps.decider.decide(request, this.decisionTool(t));
     const callHash = sha256Jcs({
       agent: principal.agent,
       server: t.server,
@@ -490,13 +505,21 @@ export class GatewaySession {
         }
       }
     }
-    await this.recordDecision(principal, 'tools/call', t.server, t.tool.name, { ...decision, effect }, args, {
-      flow: facts,
-      call_hash: callHash,
-      ...(approvalId ? { approval_id: approvalId } : {}),
-      latency_us: Number((process.hrtime.bigint() - started) / 1000n),
-      trace: traceOf(params._meta),
-    });
+    await this.recordDecision(
+      principal,
+      request,
+      t.server,
+      t.tool.name,
+      { ...decision, effect },
+      args,
+      {
+        flow: facts,
+        call_hash: callHash,
+        ...(approvalId ? { approval_id: approvalId } : {}),
+        latency_us: Number((process.hrtime.bigint() - started) / 1000n),
+      },
+      trace,
+    );
     if (effect === 'approval') {
       throw gatewayError(
         GatewayErrorCode.ApprovalRequired,
@@ -516,6 +539,7 @@ export class GatewaySession {
     const raw = await this.forward(() =>
       up.callTool(t.tool.name, args, {
         signal: extra.signal,
+        traceparent: formatTraceparent(trace),
         ...(progressToken !== undefined
           ? {
               onprogress: (p) => {
@@ -549,6 +573,7 @@ export class GatewaySession {
         flow: this.flow.snapshot(),
       },
       principal,
+      trace,
     ).catch((err: unknown) => this.deps.log(`audit of a result failed: ${(err as Error).message}`));
     return result;
   }
@@ -598,32 +623,50 @@ export class GatewaySession {
     return gatewayError(GatewayErrorCode.Denied, `${by}${why}`, { policies: d.policies, reasons: d.reasons });
   }
 
+  /**
+   * The decision entry: the outcome and why, and the Cedar request it was made on, so that
+   * `warden replay` can decide it again under other policies. The arguments in it are kept as
+   * configured (all, redacted by JSON pointer, or only their digest).
+   */
   private async recordDecision(
     principal: Principal,
-    action: string,
+    request: DecisionRequest,
     server: string,
     target: string,
     d: Decision,
     args: unknown,
-    more: Record<string, unknown> = {},
+    more: Record<string, unknown>,
+    trace: TraceIds,
   ): Promise<void> {
+    const { mode, pointers } = this.deps.auditArguments;
+    const kept = mode === 'full' ? args : mode === 'redact' ? redactPointers(args, pointers) : undefined;
+    const contextWithoutArguments: Record<string, unknown> = { ...request.context };
+    delete contextWithoutArguments['arguments'];
     await this.audit(
       'mcp.decision',
       d.effect === 'allow' ? 'success' : 'refused',
       server,
       target,
       {
-        action,
+        action: request.action,
         decision: d.effect,
         policies: d.policies,
         reasons: d.reasons,
         errors: d.errors,
         policy_set_hash: d.policySetHash,
         argument_digest: digest(args),
+        arguments_kept: mode,
+        ...(kept !== undefined ? { arguments: kept } : {}),
+        request: {
+          ...request,
+          context:
+            kept !== undefined ? { ...contextWithoutArguments, arguments: kept } : contextWithoutArguments,
+        },
         session: this.id,
         ...more,
       },
       principal,
+      trace,
     );
   }
 
@@ -634,6 +677,7 @@ export class GatewaySession {
     target: string | null,
     details: Record<string, unknown>,
     principal?: Principal,
+    trace?: TraceIds,
   ): Promise<void> {
     const event: AuditEvent = {
       type,
@@ -645,6 +689,7 @@ export class GatewaySession {
       reason:
         typeof details['decision'] === 'string' && outcome === 'refused' ? String(details['decision']) : null,
       details: { ...details, intent_declared: this.intent !== null },
+      ...(trace ? { trace } : {}),
     };
     // INVARIANT: a decision that cannot be recorded is not carried out (the caller awaits this).
     return this.deps.audit.record(event);
@@ -666,10 +711,31 @@ function digest(value: unknown): string {
   }
 }
 
-/** W3C trace context carried in `params._meta` (traceparent / tracestate), if any. */
-function traceOf(meta: Record<string, unknown> | undefined): { traceparent?: string } {
-  const tp = meta?.['traceparent'];
-  return typeof tp === 'string' && /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(tp)
-    ? { traceparent: tp }
-    : {};
+/**
+ * A copy of `args` with the value at each JSON pointer (RFC 6901) replaced by its digest. A pointer
+ * that names nothing is skipped: the arguments differ from call to call.
+ */
+export function redactPointers(args: unknown, pointers: readonly string[]): unknown {
+  let copy: unknown = structuredClone(args);
+  for (const pointer of pointers) {
+    const path = pointer
+      .split('/')
+      .slice(1)
+      .map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+    if (path.length === 0) {
+      copy = { redacted_digest: digest(copy) };
+      continue;
+    }
+    let parent: unknown = copy;
+    for (const key of path.slice(0, -1)) {
+      parent =
+        parent !== null && typeof parent === 'object' ? (parent as Record<string, unknown>)[key] : undefined;
+    }
+    const last = path.at(-1) as string;
+    if (parent !== null && typeof parent === 'object' && Object.hasOwn(parent, last)) {
+      const holder = parent as Record<string, unknown>;
+      holder[last] = { redacted_digest: digest(holder[last]) };
+    }
+  }
+  return copy;
 }

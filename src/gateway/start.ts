@@ -154,6 +154,7 @@ export async function startGateway(o: GatewayStartOptions): Promise<StartedGatew
     pins,
     approvals,
     audit,
+    auditArguments: { mode: config.audit.arguments, pointers: config.audit.redactPointers },
     state: o.state,
     log: (line) => o.log(secrets.scrub(line)),
   });

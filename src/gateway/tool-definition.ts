@@ -12,7 +12,7 @@
 
 import { z } from 'zod';
 import { WardenError, q } from '../errors.js';
-import { canonicalJson, sha256Jcs } from './jcs.js';
+import { canonicalJson, sha256Jcs } from '../jcs.js';
 import { scanDescription, type Finding } from './text-findings.js';
 
 /** The MCP spec's recommended tool name alphabet (1-128 of A-Z a-z 0-9 _ - .), enforced: names go

@@ -287,6 +287,8 @@ export class UpstreamConnection {
     opts: {
       signal?: AbortSignal;
       onprogress?: (p: { progress: number; total?: number; message?: string }) => void;
+      /** W3C trace context handed on to the upstream in `params._meta`. */
+      traceparent?: string;
     },
   ): Promise<CallToolResult> {
     const c = await this.connection();
@@ -303,7 +305,14 @@ export class UpstreamConnection {
     }
     try {
       return (await c.callTool(
-        { name, arguments: args, ...(token !== undefined ? { _meta: { progressToken: token } } : {}) },
+        {
+          name,
+          arguments: args,
+          _meta: {
+            ...(token !== undefined ? { progressToken: token } : {}),
+            ...(opts.traceparent ? { traceparent: opts.traceparent } : {}),
+          },
+        },
         undefined,
         { timeout: this.timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) },
       )) as CallToolResult;

@@ -34,6 +34,16 @@ export interface IdentityHttpDeps {
   mcp?: (req: IncomingMessage, res: ServerResponse, principal: Principal) => Promise<void>;
   /** Shared secret resource servers present to `/oauth/introspect` as a Bearer token. */
   introspectionSecret: Buffer;
+  /** Other routes served beside identity's (the evidence log's); each returns false if not its path. */
+  routes?: ReadonlyArray<(req: IncomingMessage, res: ServerResponse) => boolean>;
+}
+
+/** Whether the request carries `secret` as its one Bearer token (compared in constant time). */
+export function bearerMatches(req: IncomingMessage, secret: Buffer): boolean {
+  const auth = req.headersDistinct['authorization'] ?? [];
+  const presented = auth.length === 1 ? /^Bearer +(\S+)$/i.exec(auth[0] ?? '')?.[1] : undefined;
+  const given = Buffer.from(presented ?? '');
+  return given.length === secret.length && timingSafeEqual(given, secret);
 }
 
 class HttpError extends Error {
@@ -253,13 +263,7 @@ export function identityHandler(deps: IdentityHttpDeps): (req: IncomingMessage, 
     if (path === '/oauth/introspect') {
       if (method !== 'POST')
         return send(res, 405, { error: 'invalid_request', error_description: 'use POST' }, { allow: 'POST' });
-      const auth = req.headersDistinct['authorization'] ?? [];
-      const presented = auth.length === 1 ? /^Bearer +(\S+)$/i.exec(auth[0] ?? '')?.[1] : undefined;
-      const given = Buffer.from(presented ?? '');
-      if (
-        given.length !== deps.introspectionSecret.length ||
-        !timingSafeEqual(given, deps.introspectionSecret)
-      ) {
+      if (!bearerMatches(req, deps.introspectionSecret)) {
         return send(
           res,
           401,
@@ -326,6 +330,7 @@ export function identityHandler(deps: IdentityHttpDeps): (req: IncomingMessage, 
       if (principal) await deps.mcp(req, res, principal);
       return;
     }
+    for (const r of deps.routes ?? []) if (r(req, res)) return;
     return send(res, 404, { error: 'not_found', error_description: `no route for ${method} ${path}` });
   }
 

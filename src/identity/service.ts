@@ -6,13 +6,14 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AuditSink } from '../audit/index.js';
+import { LogStorage, logConnection, type AuditSink } from '../audit/index.js';
+import { auditHandler } from '../audit/http.js';
 import { defaultAudience, issuerUrl, type WardenConfig } from '../config/index.js';
 import { WardenError, q } from '../errors.js';
 import type { Store } from '../store/index.js';
 import type { Principal, TokenVerifyOptions } from './access-token.js';
 import { DpopVerifier } from './dpop.js';
-import { createLateBoundServer, identityHandler } from './http.js';
+import { bearerMatches, createLateBoundServer, identityHandler } from './http.js';
 import { TokenService } from './issue.js';
 import { ServiceKeys } from './keys.js';
 import { IdentityState } from './state.js';
@@ -55,6 +56,8 @@ export interface StartOptions {
   audit: AuditSink;
   host?: string;
   port?: number;
+  /** Serve the evidence log at /audit/v1/ with these verifier keys; omitted: not served. */
+  auditLog?: { verifierKeys: readonly string[] };
   /** Build what `/mcp` serves, given the registry snapshot; omitted: no gateway. */
   mcp?: (state: IdentityState, issuer: string) => Promise<McpMount>;
 }
@@ -123,10 +126,20 @@ export async function startIdentityService(opts: StartOptions): Promise<Identity
       tokenOptions,
       algorithms: config.dpop.algorithms,
       introspectionSecret: secret,
+      ...(opts.auditLog
+        ? {
+            routes: [
+              auditHandler({
+                storage: new LogStorage(logConnection(store).connection),
+                verifierKeys: opts.auditLog.verifierKeys,
+                mayReadEntries: (req) => bearerMatches(req, secret),
+              }),
+            ],
+          }
+        : {}),
       ...(mount
         ? {
-            mcp: (req: IncomingMessage, res: ServerResponse, p: Principal) =>
-              (mount).handle(req, res, p),
+            mcp: (req: IncomingMessage, res: ServerResponse, p: Principal) => mount.handle(req, res, p),
           }
         : {}),
       audit,

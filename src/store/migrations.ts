@@ -143,8 +143,44 @@ const m0003: Migration = {
   },
 };
 
+// The evidence log (src/audit): entries in append order, the stored hashes of every complete
+// subtree of the RFC 9162 Merkle tree over them, and the signed checkpoints. `at`, `type` and
+// `trace_id` repeat what the entry says so that queries need not parse it; verification reads the
+// entry bytes only. The plain `audit_events` table of earlier versions is folded into the log when
+// the store opens (see store/sqlite.ts), then dropped.
+const m0004: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('log_entries')
+      .addColumn('idx', 'integer', (c) => c.primaryKey())
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .addColumn('type', 'text', (c) => c.notNull())
+      .addColumn('trace_id', 'text')
+      .addColumn('entry', 'blob', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('log_entries_trace').on('log_entries').column('trace_id').execute();
+    await db.schema.createIndex('log_entries_at').on('log_entries').column('at').execute();
+    await db.schema
+      .createTable('log_hashes')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('hash', 'blob', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('log_checkpoints')
+      .addColumn('size', 'integer', (c) => c.primaryKey())
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .addColumn('note', 'text', (c) => c.notNull())
+      .execute();
+  },
+};
+
 export const migrationProvider: MigrationProvider = {
   getMigrations() {
-    return Promise.resolve({ '0001_identity': m0001, '0002_tools': m0002, '0003_approvals': m0003 });
+    return Promise.resolve({
+      '0001_identity': m0001,
+      '0002_tools': m0002,
+      '0003_approvals': m0003,
+      '0004_audit_log': m0004,
+    });
   },
 };

@@ -75,6 +75,7 @@ export interface ChangeRow {
   at: number;
 }
 
+/** A row of the read-only `audit_events` view over the evidence log (store/sqlite.ts). */
 export interface AuditEventRow {
   seq: Generated<number>;
   at: number;
@@ -86,6 +87,29 @@ export interface AuditEventRow {
   authority: string; // JSON: the delegation chain or the approving sponsor
   reason: string | null;
   details: string; // JSON
+  trace_id: string | null;
+}
+
+/** One entry of the evidence log: `entry` is the exact JCS bytes the Merkle leaf hashes. */
+export interface LogEntryRow {
+  idx: number;
+  at: number;
+  type: string;
+  trace_id: string | null;
+  entry: Buffer;
+}
+
+/** A stored Merkle hash, addressed by its stored-hash index (see audit/storage.ts). */
+export interface LogHashRow {
+  id: number;
+  hash: Buffer;
+}
+
+/** A signed checkpoint: a C2SP signed note over the tlog-checkpoint body for `size`. */
+export interface LogCheckpointRow {
+  size: number;
+  at: number;
+  note: string;
 }
 
 /** One distinct definition of an upstream tool, by hash; at most one per tool is `pinned`. */
@@ -128,6 +152,9 @@ export interface Database {
   signing_keys: SigningKeyRow;
   changes: ChangeRow;
   audit_events: AuditEventRow;
+  log_entries: LogEntryRow;
+  log_hashes: LogHashRow;
+  log_checkpoints: LogCheckpointRow;
   tool_definitions: ToolDefinitionRow;
   approvals: ApprovalRow;
 }

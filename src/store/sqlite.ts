@@ -14,6 +14,11 @@ import { StoreError } from '../errors.js';
 import { migrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
 import type { Store } from './store.js';
+import type { AuditEventRow } from './schema.js';
+import { appendEntries } from '../audit/append.js';
+import { encodeEntry } from '../audit/entry.js';
+import type { AuditEvent, AuditEventType } from '../audit/event.js';
+import { LogStorage } from '../audit/storage.js';
 
 /**
  * Transactions take the write lock when they begin. A deferred transaction that reads and then
@@ -50,13 +55,70 @@ export async function openSqliteStore(file: string): Promise<Store> {
   }
   const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect(sqlite) });
   await migrate(db);
+  try {
+    foldLegacyAuditEvents(sqlite);
+  } catch (err) {
+    await db.destroy();
+    throw new StoreError(`cannot move earlier audit events into the log: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
   return {
     db,
     dialect: 'sqlite',
+    sqlite: { connection: sqlite, file },
     async close() {
       await db.destroy();
     },
   };
+}
+
+/**
+ * Earlier versions kept audit events in a plain table. They become the first entries of the
+ * evidence log, in their original order and with their original times, and the table gives way to
+ * a read-only view of the log under the same name, for whoever queries it with SQL. One
+ * transaction, so a crash leaves either the table or the log, never half of each.
+ */
+function foldLegacyAuditEvents(sqlite: SQLite.Database): void {
+  const legacy = sqlite
+    .prepare("select name from sqlite_master where type = 'table' and name = 'audit_events'")
+    .get();
+  if (!legacy) return;
+  sqlite
+    .transaction(() => {
+      const rows = sqlite.prepare('select * from audit_events order by seq').all() as AuditEventRow[];
+      const storage = new LogStorage(sqlite);
+      appendEntries(
+        storage,
+        rows.map((r) => {
+          const event: AuditEvent = {
+            type: r.type as AuditEventType,
+            outcome: r.outcome,
+            actor: r.actor,
+            subject: r.subject,
+            sponsor: r.sponsor,
+            authority: JSON.parse(r.authority) as string[],
+            reason: r.reason,
+            details: JSON.parse(r.details) as Record<string, unknown>,
+          };
+          return { bytes: encodeEntry(event, r.at), at: r.at, type: r.type, traceId: null };
+        }),
+      );
+      sqlite.exec('drop table audit_events');
+      // INVARIANT: the view only reads the log; the entries stay the one record.
+      sqlite.exec(`create view audit_events as select
+          idx as seq, at, type,
+          json_extract(cast(entry as text), '$.outcome') as outcome,
+          json_extract(cast(entry as text), '$.actor') as actor,
+          json_extract(cast(entry as text), '$.subject') as subject,
+          json_extract(cast(entry as text), '$.sponsor') as sponsor,
+          json_extract(cast(entry as text), '$.authority') as authority,
+          json_extract(cast(entry as text), '$.reason') as reason,
+          json_extract(cast(entry as text), '$.details') as details,
+          trace_id
+        from log_entries`);
+    })
+    .immediate();
 }
 
 export async function migrate(db: Kysely<Database>): Promise<void> {

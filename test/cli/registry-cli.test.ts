@@ -87,7 +87,7 @@ function dump(dataDir: string): Record<string, unknown[]> {
       'changes',
       'audit_events',
     ]) {
-      out[t] = db.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all();
+      out[t] = db.prepare(`SELECT * FROM ${t} ORDER BY ${t === 'audit_events' ? 'seq' : 'rowid'}`).all();
     }
     return out;
   } finally {

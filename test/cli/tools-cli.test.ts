@@ -56,7 +56,7 @@ function dump(dataDir: string): Record<string, unknown[]> {
   try {
     const out: Record<string, unknown[]> = {};
     for (const t of ['tool_definitions', 'changes', 'audit_events']) {
-      out[t] = db.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all();
+      out[t] = db.prepare(`SELECT * FROM ${t} ORDER BY ${t === 'audit_events' ? 'seq' : 'rowid'}`).all();
     }
     return out;
   } finally {

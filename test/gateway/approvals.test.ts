@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { initDataDir, openWarden, type Warden } from '../../src/cli/context.js';
+import { readEvents } from '../../src/audit/index.js';
 import { ApprovalQueue } from '../../src/gateway/approvals.js';
 import type { HeldCall } from '../../src/gateway/ports.js';
 import { WARDEN_BIN } from '../helpers/cli.js';
@@ -46,12 +47,7 @@ after(async () => {
 });
 
 async function count(type: string): Promise<number> {
-  const r = await w.store.db
-    .selectFrom('audit_events')
-    .select((eb) => eb.fn.countAll().as('n'))
-    .where('type', '=', type)
-    .executeTakeFirstOrThrow();
-  return Number(r.n);
+  return (await readEvents(w.store, { type })).length;
 }
 
 test('only the agent sponsor decides; the approval releases exactly that hash once', async () => {

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { TableAuditSink, type AuditSink } from '../../src/audit/index.js';
+import { LogAuditSink, readEvents, type AuditSink } from '../../src/audit/index.js';
 import { WardenError } from '../../src/errors.js';
 import { ToolPins, lineDiff, type PinState } from '../../src/gateway/pins.js';
 import {
@@ -34,7 +34,7 @@ function clock(): { now: () => number; advance: (ms: number) => void } {
 
 async function setup(autoPin = false) {
   const store = await freshStore();
-  const audit = new TableAuditSink(store);
+  const audit = new LogAuditSink(store);
   const c = clock();
   const pins = new ToolPins(store, audit, { autoPin, now: c.now });
   after(() => store.close());
@@ -69,20 +69,20 @@ async function dump(store: Store) {
       .orderBy('hash')
       .execute(),
     store.db.selectFrom('changes').selectAll().orderBy('seq').execute(),
-    store.db.selectFrom('audit_events').selectAll().orderBy('seq').execute(),
+    store.db.selectFrom('log_entries').selectAll().orderBy('idx').execute(),
   ]);
   return { defs, changes, events };
 }
 
 async function events(store: Store) {
-  const rows = await store.db.selectFrom('audit_events').selectAll().orderBy('seq').execute();
+  const rows = await readEvents(store);
   return rows.map((r) => ({
     type: r.type,
     outcome: r.outcome,
     actor: r.actor,
     subject: r.subject,
     reason: r.reason,
-    details: JSON.parse(r.details) as Record<string, unknown>,
+    details: r.details,
   }));
 }
 
@@ -361,7 +361,7 @@ describe('ToolPins.observe', () => {
 
   it('answers known definitions from memory: no store access on the hot path', async () => {
     const store = await freshStore();
-    const pins = new ToolPins(store, new TableAuditSink(store), { autoPin: true, refreshMs: 60_000 });
+    const pins = new ToolPins(store, new LogAuditSink(store), { autoPin: true, refreshMs: 60_000 });
     await pins.observe('mail', V1);
     await store.close();
     assert.deepEqual(withoutFindings(await pins.observe('mail', V1)), state('pinned', H1, H1));
@@ -374,7 +374,7 @@ describe('ToolPins across processes: the change feed', () => {
   it('a gateway picks up an approval and a rejection made elsewhere on refresh', async () => {
     const store = await freshStore();
     after(() => store.close());
-    const audit = new TableAuditSink(store);
+    const audit = new LogAuditSink(store);
     const gateway = new ToolPins(store, audit, { autoPin: false, refreshMs: 60_000 });
     const cli = new ToolPins(store, audit, { autoPin: false });
     assert.equal((await gateway.observe('mail', V1)).status, 'pending');
@@ -391,7 +391,7 @@ describe('ToolPins across processes: the change feed', () => {
   it('with a short refresh interval, observe catches up by itself', async () => {
     const store = await freshStore();
     after(() => store.close());
-    const audit = new TableAuditSink(store);
+    const audit = new LogAuditSink(store);
     const gateway = new ToolPins(store, audit, { autoPin: false, refreshMs: 0 });
     const cli = new ToolPins(store, audit, { autoPin: false });
     await gateway.observe('mail', V1);

@@ -3,7 +3,7 @@
 
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { canonicalJson } from '../../src/gateway/jcs.js';
+import { canonicalJson } from '../../src/jcs.js';
 import {
   ToolDefinitionError,
   canonicalToolDefinition,

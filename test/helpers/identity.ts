@@ -7,6 +7,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair, calculateJwkThumbprint, type CryptoKey, type JWK } from 'jose';
+import { readEvents } from '../../src/audit/index.js';
 import { initDataDir, openWarden, type Warden } from '../../src/cli/context.js';
 import { startIdentityService, type IdentityService } from '../../src/identity/index.js';
 
@@ -280,10 +281,5 @@ export async function whoami(
 
 /** Count audit events of a type (to show that a refusal issued nothing). */
 export async function countEvents(h: Harness, type: string): Promise<number> {
-  const r = await h.w.store.db
-    .selectFrom('audit_events')
-    .select((eb) => eb.fn.countAll().as('n'))
-    .where('type', '=', type)
-    .executeTakeFirstOrThrow();
-  return Number(r.n);
+  return (await readEvents(h.w.store, { type })).length;
 }

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, beforeEach, describe, it } from 'node:test';
-import { TableAuditSink, type AuditEvent, type AuditSink } from '../../src/audit/index.js';
+import { LogAuditSink, type AuditEvent, type AuditSink } from '../../src/audit/index.js';
 import { RegistryError } from '../../src/errors.js';
 import { generateAgentKey, jwkThumbprint, type PublicJwk } from '../../src/identity/jwk.js';
 import { grantActiveAt } from '../../src/identity/model.js';
@@ -31,7 +31,7 @@ async function harness(audit?: (store: Store) => AuditSink): Promise<Harness> {
   const store = await openSqliteStore(join(dir, `r${counter++}.db`));
   open.push(store);
   const clock = { t: T0 };
-  const registry = new Registry(store, audit ? audit(store) : new TableAuditSink(store), {
+  const registry = new Registry(store, audit ? audit(store) : new LogAuditSink(store), {
     trustDomain: TD,
     agentLifetimeDays: 90,
     now: () => clock.t,

@@ -4,8 +4,8 @@
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { WardenError } from '../../src/errors.js';
-import { JCS_MAX_DEPTH, canonicalJson, canonicalJsonPretty, sha256Jcs } from '../../src/gateway/jcs.js';
+import { WardenError } from '../src/errors.js';
+import { JCS_MAX_DEPTH, canonicalJson, canonicalJsonPretty, sha256Jcs } from '../src/jcs.js';
 
 function fromBits(hex: string): number {
   const view = new DataView(new ArrayBuffer(8));

@@ -1,13 +1,13 @@
 // RFC 8785 JSON Canonicalization Scheme (JCS) for the values Warden hashes and signs: tool
-// definitions now, agent cards later. The serialisation itself is the `canonicalize` package (by the
-// RFC's author); this file decides what may reach it. That package follows JSON.stringify's habits
+// definitions, approvals, audit log entries. The serialisation itself is the `canonicalize` package
+// (by the RFC's author); this file decides what may reach it. That package follows JSON.stringify's habits
 // (`toJSON`, dropping functions, turning `undefined` array items into `null`), and each of those
 // would make two different inputs hash alike or make a hash depend on a class instance's behaviour,
 // so anything JSON cannot represent exactly is refused here instead.
 
 import { createHash } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
-import { WardenError, q } from '../errors.js';
+import { WardenError, q } from './errors.js';
 
 // The package is CommonJS (`module.exports = serialize`) while its typings declare an ES default
 // export, so under NodeNext TypeScript types the default import as the module object; at run time

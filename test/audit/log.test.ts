@@ -1,0 +1,364 @@
+// The evidence log as stored: appends (inline, in a caller's transaction, from the writer
+// thread), checkpoints, proofs, evidence bundles, and `verify` naming the index of every kind of
+// tampering.
+
+import * as assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import {
+  LogAuditSink,
+  LogStorage,
+  decodeEntry,
+  makeCheckpoint,
+  readEvents,
+  type AuditEvent,
+} from '../../src/audit/index.js';
+import { appendEntries } from '../../src/audit/append.js';
+import { encodeEntry } from '../../src/audit/entry.js';
+import { buildEvidence, proveConsistency, proveInclusion } from '../../src/audit/prove.js';
+import { verifyLog } from '../../src/audit/verify-log.js';
+import {
+  formatSignerKey,
+  formatVerifierKey,
+  generateSignerKey,
+  leafHash,
+  openNote,
+  parseCheckpoint,
+  parseEvidence,
+  signNote,
+  verifyConsistency,
+  verifyEvidence,
+  verifyInclusion,
+} from '../../src/audit/verify/index.js';
+import { openSqliteStore, type Store } from '../../src/store/index.js';
+
+const root = mkdtempSync(join(tmpdir(), 'warden-log-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+
+const SIGNER = generateSignerKey('warden.test/audit/0badc0de', 'ed25519');
+const SKEY = formatSignerKey(SIGNER);
+const VKEY = formatVerifierKey(SIGNER.verifierKey);
+const OTHER_VKEY = formatVerifierKey(generateSignerKey('warden.test/audit/0badc0de', 'ed25519').verifierKey);
+
+async function freshStore(): Promise<{ store: Store; file: string }> {
+  const file = join(root, `log-${n++}.db`);
+  const store = await openSqliteStore(file);
+  after(() => store.close());
+  return { store, file };
+}
+
+function event(i: number, extra: Partial<AuditEvent> = {}): AuditEvent {
+  return {
+    type: 'mcp.decision',
+    outcome: i % 3 === 0 ? 'refused' : 'success',
+    actor: `spiffe://warden.test/agent/bp/a${i % 5}`,
+    subject: `mail/send_email`,
+    sponsor: 'alice@example.com',
+    authority: ['spiffe://warden.test/agent/bp/a0'],
+    reason: null,
+    details: { call: i, arguments: { to: `bob${i}@example.com` } },
+    at: Date.UTC(2026, 10, 27, 4, 0, 0) + i,
+    ...extra,
+  };
+}
+
+function storageOf(store: Store): LogStorage {
+  return new LogStorage((store.sqlite as NonNullable<Store['sqlite']>).connection);
+}
+
+/** Append `count` entries directly, signing a checkpoint after each of `checkpointAt`. */
+function fill(store: Store, count: number, checkpointAt: number[] = []): LogStorage {
+  const s = storageOf(store);
+  for (let i = 0; i < count; i++) {
+    const e = event(i);
+    s.sqlite
+      .transaction(() =>
+        appendEntries(s, [
+          { bytes: encodeEntry(e, e.at as number), at: e.at as number, type: e.type, traceId: null },
+        ]),
+      )
+      .immediate();
+    if (checkpointAt.includes(i + 1)) makeCheckpoint(s, [SKEY], 1000 + i);
+  }
+  return s;
+}
+
+describe('appending', () => {
+  test('inline sink: concurrent records share commits, get consecutive indices, and verify', async () => {
+    const { store } = await freshStore();
+    const sink = new LogAuditSink(store);
+    await Promise.all(Array.from({ length: 300 }, (_, i) => sink.record(event(i))));
+    const s = storageOf(store);
+    assert.equal(s.size(), 300);
+    const calls = (await readEvents(store)).map((e) => e.details['call']);
+    assert.deepEqual(
+      [...calls].sort((a, b) => Number(a) - Number(b)),
+      Array.from({ length: 300 }, (_, i) => i),
+    );
+    makeCheckpoint(s, [SKEY], Date.now());
+    assert.deepEqual(verifyLog(s, [VKEY]), { size: 300, checkpoints: 1, problem: null });
+    await sink.close();
+    await assert.rejects(sink.record(event(1)), { code: 'audit_unavailable' });
+  });
+
+  test('threaded sink: the writer thread commits, signs checkpoints by count, and verifies', async () => {
+    const { store } = await freshStore();
+    const sink = new LogAuditSink(store, {
+      checkpoints: { signerKeys: [SKEY], everyEntries: 100, intervalMs: 60_000 },
+    });
+    for (let round = 0; round < 5; round++) {
+      await Promise.all(Array.from({ length: 100 }, (_, i) => sink.record(event(round * 100 + i))));
+    }
+    await sink.close();
+    const s = storageOf(store);
+    assert.equal(s.size(), 500);
+    const checkpoints = s.checkpoints();
+    assert.ok(
+      checkpoints.length >= 4,
+      `checkpoints after every 100 entries: ${checkpoints.map((c) => c.size).join(',')}`,
+    );
+    assert.equal(checkpoints.at(-1)?.size, 500, 'closing signs the final size');
+    for (const c of checkpoints) {
+      const body = parseCheckpoint(openNote(c.note, [VKEY]).text);
+      assert.equal(body.origin, SIGNER.name);
+      assert.equal(body.size, c.size);
+    }
+    assert.deepEqual(verifyLog(s, [VKEY]), { size: 500, checkpoints: checkpoints.length, problem: null });
+  });
+
+  test('an event recorded in a transaction that rolls back leaves no entry', async () => {
+    const { store } = await freshStore();
+    const sink = new LogAuditSink(store);
+    await sink.record(event(0));
+    await assert.rejects(
+      store.db.transaction().execute(async (tx) => {
+        await sink.record(event(1), tx);
+        throw new Error('the change failed');
+      }),
+      /the change failed/,
+    );
+    await store.db.transaction().execute(async (tx) => {
+      await sink.record(event(2), tx);
+    });
+    const calls = (await readEvents(store)).map((e) => e.details['call']);
+    assert.deepEqual(calls, [0, 2]);
+    assert.equal(verifyLog(storageOf(store), [VKEY]).problem, null);
+  });
+
+  test('an event that is not JSON data is refused and nothing is appended', async () => {
+    const { store } = await freshStore();
+    const sink = new LogAuditSink(store);
+    await assert.rejects(
+      sink.record(event(0, { details: { n: 1n } as unknown as Record<string, unknown> })),
+      {
+        code: 'audit_unavailable',
+      },
+    );
+    assert.equal(storageOf(store).size(), 0);
+  });
+
+  test('entries are canonical JSON (RFC 8785) with the event fields, and decode back', async () => {
+    const { store } = await freshStore();
+    const sink = new LogAuditSink(store);
+    const trace = { trace_id: 'a'.repeat(32), span_id: 'b'.repeat(16) };
+    await sink.record(event(7, { trace }));
+    const row = storageOf(store).entry(0);
+    assert.ok(row);
+    const text = row.entry.toString('utf8');
+    assert.ok(text.startsWith('{"actor":'), 'members are sorted');
+    assert.equal(text, JSON.stringify(JSON.parse(text)), 'no insignificant whitespace');
+    const e = decodeEntry(row.entry);
+    assert.equal(e.time, '2026-11-27T04:00:00.007Z');
+    assert.deepEqual(e.trace, trace);
+    assert.equal(row.trace_id, trace.trace_id);
+    assert.throws(() => decodeEntry(Buffer.from('{"v":2}')), { code: 'audit_entry_invalid' });
+    assert.throws(() => decodeEntry(Buffer.from('not json')), { code: 'audit_entry_invalid' });
+  });
+});
+
+describe('proofs and evidence', () => {
+  test('every inclusion and consistency proof of a 37-entry log verifies against the stored tree', async () => {
+    const { store } = await freshStore();
+    const s = fill(store, 37, [1, 8, 20, 37]);
+    const roots = new Map(
+      s.checkpoints().map((c) => [c.size, parseCheckpoint(openNote(c.note, [VKEY]).text).root]),
+    );
+    for (const [size, rootHash] of roots) {
+      for (let i = 0; i < size; i++) {
+        const proof = proveInclusion(s, i, size);
+        verifyInclusion(leafHash((s.entry(i) as { entry: Buffer }).entry), i, size, proof, rootHash);
+      }
+      for (const [size1, root1] of roots) {
+        if (size1 >= size) continue;
+        verifyConsistency(size1, size, proveConsistency(s, size1, size), root1, rootHash);
+      }
+    }
+    assert.throws(() => proveInclusion(s, 37, 37), { code: 'invalid_argument' });
+    assert.throws(() => proveInclusion(s, 0, 38), { code: 'invalid_argument' });
+    assert.throws(() => proveConsistency(s, 0, 10), { code: 'invalid_argument' });
+    assert.throws(() => proveConsistency(s, 11, 10), { code: 'invalid_argument' });
+  });
+
+  test('an evidence bundle verifies offline with the log key only, and not with another', async () => {
+    const { store } = await freshStore();
+    const s = fill(store, 12, [12]);
+    const bundle = buildEvidence(s, 5, VKEY);
+    const json: unknown = JSON.parse(JSON.stringify(bundle));
+    const result = verifyEvidence(parseEvidence(json), { keys: [VKEY] });
+    assert.equal(result.index, 5);
+    assert.equal(decodeEntry(result.entry).details['call'], 5);
+    assert.throws(() => verifyEvidence(parseEvidence(json), { keys: [OTHER_VKEY] }));
+    const forged = { ...bundle, entry: Buffer.from(encodeEntry(event(99), 0)).toString('base64') };
+    assert.throws(() => verifyEvidence(parseEvidence(forged), { keys: [VKEY] }));
+    assert.throws(() => buildEvidence(s, 12, VKEY), { code: 'not_found' });
+  });
+
+  test('no evidence before a checkpoint covers the entry', async () => {
+    const { store } = await freshStore();
+    const s = fill(store, 3, [2]);
+    assert.throws(() => buildEvidence(s, 2, VKEY), /no signed checkpoint covers entry 2/);
+    assert.equal(buildEvidence(s, 1, VKEY).size, 2);
+  });
+});
+
+describe('tampering is detected, with the index', () => {
+  async function tampered(change: (s: LogStorage) => void) {
+    const { store } = await freshStore();
+    const s = fill(store, 40, [10, 25, 40]);
+    assert.equal(verifyLog(s, [VKEY]).problem, null, 'the untouched log verifies');
+    change(s);
+    return verifyLog(s, [VKEY]).problem;
+  }
+
+  test('one changed byte of an entry', async () => {
+    const p = await tampered((s) => {
+      const row = s.entry(17) as { entry: Buffer };
+      const bytes = Buffer.from(row.entry);
+      bytes[bytes.indexOf('bob17')] = 'c'.charCodeAt(0);
+      s.sqlite.prepare('update log_entries set entry = ? where idx = 17').run(bytes);
+    });
+    assert.equal(p?.index, 17);
+    assert.match(p?.message ?? '', /entry 17 does not match its stored leaf hash/);
+  });
+
+  test('a deleted entry', async () => {
+    const p = await tampered((s) => s.sqlite.prepare('delete from log_entries where idx = 23').run());
+    assert.equal(p?.index, 23);
+    assert.match(p?.message ?? '', /entry 23 is missing/);
+  });
+
+  test('two swapped entries', async () => {
+    const p = await tampered((s) => {
+      const a = (s.entry(5) as { entry: Buffer }).entry;
+      const b = (s.entry(31) as { entry: Buffer }).entry;
+      s.sqlite.prepare('update log_entries set entry = ? where idx = 5').run(b);
+      s.sqlite.prepare('update log_entries set entry = ? where idx = 31').run(a);
+    });
+    assert.equal(p?.index, 5);
+  });
+
+  test('an entry changed together with every stored hash: the signed checkpoints disagree', async () => {
+    const p = await tampered((s) => {
+      // Rebuild the whole stored tree over a rewritten entry 12, as an attacker with the database would.
+      const rows = s.entries(0, 100).map((r) => r.entry);
+      rows[12] = encodeEntry(
+        event(12, { details: { call: 12, arguments: { to: 'mallory@evil.example' } } }),
+        0,
+      );
+      s.sqlite.exec('delete from log_entries; delete from log_hashes;');
+      s.sqlite
+        .transaction(() =>
+          appendEntries(
+            s,
+            rows.map((bytes) => ({ bytes, at: 0, type: 'x', traceId: null })),
+          ),
+        )
+        .immediate();
+    });
+    assert.equal(p?.index, 24, 'the first checkpoint that covers entry 12 is the one of size 25');
+    assert.match(p?.message ?? '', /do not match the signed checkpoint of size 25/);
+  });
+
+  test('a truncated log with different entries appended (a fork)', async () => {
+    const p = await tampered((s) => {
+      s.sqlite.exec('delete from log_entries where idx >= 30');
+      const storedAbove = s.sqlite.prepare('select count(*) as n from log_hashes').get() as { n: number };
+      assert.ok(storedAbove.n > 0);
+      // Drop the tail's stored hashes too, then append ten other entries through the normal path.
+      const keep = new LogStorage(s.sqlite);
+      s.sqlite.exec('delete from log_hashes');
+      const rows = keep.entries(0, 30).map((r) => r.entry);
+      s.sqlite.exec('delete from log_entries');
+      const forked = [...rows, ...Array.from({ length: 10 }, (_, i) => encodeEntry(event(500 + i), 0))];
+      s.sqlite
+        .transaction(() =>
+          appendEntries(
+            s,
+            forked.map((bytes) => ({ bytes, at: 0, type: 'x', traceId: null })),
+          ),
+        )
+        .immediate();
+    });
+    assert.equal(p?.index, 39);
+    assert.match(p?.message ?? '', /signed checkpoint of size 40/);
+  });
+
+  test('entries removed from the end', async () => {
+    const p = await tampered((s) => s.sqlite.exec('delete from log_entries where idx >= 35'));
+    assert.equal(p?.index, 35);
+    assert.match(p?.message ?? '', /removed from the end/);
+  });
+
+  test('a checkpoint signed by another key', async () => {
+    const p = await tampered((s) => {
+      const c = s.latestCheckpoint() as { note: string };
+      const body = c.note.slice(0, c.note.indexOf('\n\n') + 1);
+      const other = generateSignerKey(SIGNER.name, 'ed25519');
+      s.updateCheckpointNote(40, signNote(body, [other]));
+    });
+    assert.equal(p?.index, 39);
+    assert.match(p?.message ?? '', /checkpoint of size 40 does not verify/);
+  });
+
+  test('a history rewritten with all its checkpoints fails against a checkpoint saved earlier', async () => {
+    const { store } = await freshStore();
+    const s = fill(store, 20, [20]);
+    const saved = parseCheckpoint(openNote((s.latestCheckpoint() as { note: string }).note, [VKEY]).text);
+    // Rewrite everything, re-sign (the attacker has the key), and grow the log.
+    const rows = s.entries(0, 100).map((r) => r.entry);
+    rows[3] = encodeEntry(event(3, { reason: 'rewritten' }), 0);
+    s.sqlite.exec('delete from log_entries; delete from log_hashes; delete from log_checkpoints;');
+    s.sqlite
+      .transaction(() =>
+        appendEntries(
+          s,
+          rows.map((bytes) => ({ bytes, at: 0, type: 'x', traceId: null })),
+        ),
+      )
+      .immediate();
+    const more = Array.from({ length: 5 }, (_, i) => encodeEntry(event(100 + i), 0));
+    s.sqlite
+      .transaction(() =>
+        appendEntries(
+          s,
+          more.map((bytes) => ({ bytes, at: 0, type: 'x', traceId: null })),
+        ),
+      )
+      .immediate();
+    makeCheckpoint(s, [SKEY], 5000);
+    assert.equal(verifyLog(s, [VKEY]).problem, null, 'on its own the rewritten log is self-consistent');
+    const now = parseCheckpoint(openNote((s.latestCheckpoint() as { note: string }).note, [VKEY]).text);
+    assert.throws(() =>
+      verifyConsistency(
+        saved.size,
+        now.size,
+        proveConsistency(s, saved.size, now.size),
+        saved.root,
+        now.root,
+      ),
+    );
+  });
+});
