@@ -119,6 +119,10 @@ export function registerDemo(program: Command): void {
             { dataDir, config: w.config, store: w.store, audit: w.audit, log: (l) => logs.push(l) },
             (g) => (gw = g),
           ),
+        }).catch(async (err: unknown) => {
+          // The audit writer thread would keep the process alive: stop it before reporting.
+          await w.close();
+          throw err;
         });
         let client: Client | undefined;
         try {
@@ -262,7 +266,7 @@ export function registerDemo(program: Command): void {
           const events = await w.store.db.selectFrom('audit_events').select(['type', 'outcome']).execute();
           const refused = events.filter((e) => e.outcome === 'refused').length;
           say(
-            `Recorded: ${events.length} audit events (${refused} refusals); each decision names the agent, its sponsor, the deciding policies and the session's flow facts.`,
+            `Recorded: ${events.length} entries in the evidence log (${refused} refusals); each decision names the agent, its sponsor, the deciding policies and the session's flow facts, and is a leaf of a Merkle tree whose signed checkpoints anyone can verify.`,
           );
           say('Look next:');
           say(`  warden approvals list --data-dir ${dataDir}`);
@@ -271,9 +275,11 @@ export function registerDemo(program: Command): void {
           say(
             `  warden policy validate --data-dir ${dataDir}      (policies in ${join(dataDir, 'policies')})`,
           );
-          say(
-            `  sqlite3 ${join(dataDir, 'warden.db')} 'select type, outcome, actor, sponsor, reason from audit_events'`,
-          );
+          say(`  warden audit tail --data-dir ${dataDir}`);
+          say(`  warden audit verify --data-dir ${dataDir}`);
+          say(`  warden audit prove 0 --data-dir ${dataDir} > evidence.json`);
+          say(`  warden audit verify-evidence evidence.json --key ${join(dataDir, 'audit-log.vkey')}`);
+          say(`  warden replay --policies ${join(dataDir, 'policies')} --data-dir ${dataDir}`);
         } finally {
           await client?.close().catch(() => undefined);
           await svc.close();

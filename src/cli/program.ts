@@ -21,6 +21,8 @@ import { registerToken } from './token.js';
 import { registerTools } from './tools.js';
 import { registerAudit } from './audit.js';
 import { registerWitness } from './witness.js';
+import { registerReplay } from './replay.js';
+import { registerTrace } from './trace.js';
 import { reportError } from './util.js';
 
 /** The version in our package.json, found from src/cli (tsx) or dist/src/cli (built) alike. */
@@ -79,6 +81,8 @@ export function buildProgram(): Command {
   registerPolicy(program);
   registerAudit(program);
   registerWitness(program);
+  registerReplay(program);
+  registerTrace(program);
   return program;
 }
 

@@ -39,16 +39,23 @@ export function registerServe(program: Command): void {
       }
       const w = await openWarden(dataDir, { serve: true });
       const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-      const service = await startIdentityService({
-        dataDir,
-        config: w.config,
-        store: w.store,
-        audit: w.audit,
-        ...(w.logKeys ? { auditLog: { verifierKeys: w.logKeys.verifierKeys } } : {}),
-        mcp: gatewayMount({ dataDir, config: w.config, store: w.store, audit: w.audit, log }),
-        ...(opts.host !== undefined ? { host: opts.host } : {}),
-        ...(port !== undefined ? { port } : {}),
-      });
+      let service: Awaited<ReturnType<typeof startIdentityService>>;
+      try {
+        service = await startIdentityService({
+          dataDir,
+          config: w.config,
+          store: w.store,
+          audit: w.audit,
+          ...(w.logKeys ? { auditLog: { verifierKeys: w.logKeys.verifierKeys } } : {}),
+          mcp: gatewayMount({ dataDir, config: w.config, store: w.store, audit: w.audit, log }),
+          ...(opts.host !== undefined ? { host: opts.host } : {}),
+          ...(port !== undefined ? { port } : {}),
+        });
+      } catch (err) {
+        // The audit writer thread would keep the process alive: stop it before reporting.
+        await w.close();
+        throw err;
+      }
       process.stdout.write(`warden listening on ${service.issuer}\n`);
       process.stdout.write(`  metadata  ${service.issuer}/.well-known/oauth-authorization-server\n`);
       process.stdout.write(

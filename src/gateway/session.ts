@@ -515,6 +515,8 @@ export class GatewaySession {
       {
         flow: facts,
         call_hash: callHash,
+        // What policy said, before a human's approval turned `approval` into `allow` or `deny`.
+        policy_effect: decision.effect,
         ...(approvalId ? { approval_id: approvalId } : {}),
         latency_us: Number((process.hrtime.bigint() - started) / 1000n),
       },

@@ -79,8 +79,10 @@ export class AgentClient {
   }
 
   /** Client credentials: a fresh token bound to this agent's key. */
-  async token(options: { scope?: string; audience?: string; mayAct?: string } = {}): Promise<IssuedToken> {
-    return this.tokenRequest(() => {
+  async token(
+    options: { scope?: string; audience?: string; mayAct?: string; traceparent?: string } = {},
+  ): Promise<IssuedToken> {
+    return this.tokenRequest(options.traceparent, () => {
       const p = new URLSearchParams({
         grant_type: GRANT_CLIENT_CREDENTIALS,
         client_assertion_type: ASSERTION_TYPE_JWT_BEARER,
@@ -94,8 +96,11 @@ export class AgentClient {
   }
 
   /** RFC 8693: take a delegation of `subjectToken` (a parent agent's token) as this agent. */
-  async exchange(subjectToken: string, options: { scope?: string } = {}): Promise<IssuedToken> {
-    return this.tokenRequest(() => {
+  async exchange(
+    subjectToken: string,
+    options: { scope?: string; traceparent?: string } = {},
+  ): Promise<IssuedToken> {
+    return this.tokenRequest(options.traceparent, () => {
       const p = new URLSearchParams({
         grant_type: GRANT_TOKEN_EXCHANGE,
         subject_token: subjectToken,
@@ -172,7 +177,11 @@ export class AgentClient {
     };
   }
 
-  private async tokenRequest(params: () => URLSearchParams): Promise<IssuedToken> {
+  /** `traceparent`: the W3C trace context of the task, so the issuance joins its trace. */
+  private async tokenRequest(
+    traceparent: string | undefined,
+    params: () => URLSearchParams,
+  ): Promise<IssuedToken> {
     for (let attempt = 0; ; attempt++) {
       let res: Response;
       try {
@@ -181,6 +190,7 @@ export class AgentClient {
           headers: {
             'content-type': 'application/x-www-form-urlencoded',
             dpop: this.proof('POST', this.creds.tokenEndpoint),
+            ...(traceparent ? { traceparent } : {}),
           },
           body: params().toString(),
         });

@@ -245,6 +245,7 @@ export function identityHandler(deps: IdentityHttpDeps): (req: IncomingMessage, 
           params,
           dpop: req.headersDistinct['dpop'],
           url: addressed(req),
+          traceparent: req.headersDistinct['traceparent']?.[0],
         });
         return send(res, 200, response, nonceHeader());
       } catch (err) {

@@ -3,7 +3,7 @@
 // audited; a token is returned only after its audit event is durable.
 
 import { randomBytes } from 'node:crypto';
-import type { AuditSink } from '../audit/index.js';
+import { childSpan, parseTraceparent, type AuditSink } from '../audit/index.js';
 import { q } from '../errors.js';
 import {
   actors,
@@ -43,6 +43,8 @@ export interface TokenRequest {
   dpop: readonly string[] | undefined;
   /** The token endpoint URL as the client addressed it. */
   url: string;
+  /** W3C `traceparent` of the request: a delegation hop joins the trace of the task it serves. */
+  traceparent?: string | undefined;
 }
 
 export interface TokenResponse {
@@ -279,7 +281,7 @@ export class TokenService {
       grants: usedGrants.map((g) => g.id),
       ...(mayAct ? { may_act: { sub: mayAct } } : {}),
     };
-    return this.sign(claims, 'token.issued', undefined);
+    return this.sign(claims, 'token.issued', undefined, req.traceparent);
   }
 
   private async tokenExchange(req: TokenRequest, who: Refusal): Promise<TokenResponse> {
@@ -416,7 +418,7 @@ export class TokenService {
       act,
       ...(mayAct ? { may_act: { sub: mayAct } } : {}),
     };
-    return this.sign(claims, 'token.exchanged', parent.jti);
+    return this.sign(claims, 'token.exchanged', parent.jti, req.traceparent);
   }
 
   /** RFC 8707 `resource` (repeatable) or RFC 8693 `audience`; every one must be in `allowed`. */
@@ -459,7 +461,9 @@ export class TokenService {
     claims: AccessTokenClaims,
     type: 'token.issued' | 'token.exchanged',
     parentJti: string | undefined,
+    traceparent: string | undefined,
   ): Promise<TokenResponse> {
+    const parentSpan = parseTraceparent(traceparent);
     const signer = this.keys.signer();
     const token = signCompactJws(SERVICE_ALG, signer.key, { typ: 'at+jwt', kid: signer.kid }, { ...claims });
     const chain = [...actors(claims.act), claims.sub];
@@ -483,6 +487,7 @@ export class TokenService {
         ...(parentJti ? { parent_jti: parentJti } : {}),
       },
       at: claims.iat * 1000,
+      ...(parentSpan ? { trace: childSpan(parentSpan) } : {}),
     });
     return {
       access_token: token,

@@ -107,6 +107,8 @@ test('a witness on loopback cosigns the checkpoints; evidence requiring its cosi
     'erin@example.com',
     '--scope',
     'mcp:read',
+    '--max-depth',
+    '2',
     '--data-dir',
     dataDir,
   );
@@ -130,6 +132,24 @@ test('a witness on loopback cosigns the checkpoints; evidence requiring its cosi
   const issuer = m[1] as string;
   const client = new AgentClient({ ...readCredentialFile(credFile), tokenEndpoint: `${issuer}/oauth/token` });
   for (let i = 0; i < 10; i++) await client.token();
+
+  // A delegated chain under one trace: the root agent's token, then a second agent acting for it.
+  const childCred = join(dir, 'child.credentials.json');
+  await warden(
+    'agent',
+    'create',
+    'audited/two',
+    '--sponsor',
+    'erin@example.com',
+    '--out',
+    childCred,
+    '--data-dir',
+    dataDir,
+  );
+  const child = new AgentClient({ ...readCredentialFile(childCred), tokenEndpoint: `${issuer}/oauth/token` });
+  const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const rootToken = await client.token({ traceparent: `00-${traceId}-00f067aa0ba902b7-01` });
+  await child.exchange(rootToken.accessToken, { traceparent: `00-${traceId}-00f067aa0ba902b8-01` });
 
   // The writer signs a checkpoint and sends it to the witness; wait for the cosignature.
   let checkpoint = '';
@@ -251,6 +271,17 @@ test('a witness on loopback cosigns the checkpoints; evidence requiring its cosi
   const wrongLog = formatVerifierKey(generateSignerKey(cp.origin, 'ed25519').verifierKey);
   const forged = await wardenFails('audit', 'verify-evidence', bundleFile, '--key', wrongLog);
   assert.equal(forged.code, 1);
+
+  // The trace, from the log alone: the root agent, the agent acting for it, and the delegation.
+  const traced = (await warden('trace', traceId, '--data-dir', dataDir)).stdout;
+  const rootId = readCredentialFile(credFile).agentId;
+  const childId = readCredentialFile(childCred).agentId;
+  assert.match(traced, new RegExp(`^trace ${traceId}\\nagent ${rootId}\\n`));
+  assert.match(traced, new RegExp(`└─ agent ${childId}\\n`));
+  assert.match(traced, new RegExp(`delegation: ${rootId} → ${childId} \\(depth 1\\)`));
+  assert.match(traced, /token issued to /);
+  const unknownTrace = await wardenFails('trace', 'f'.repeat(32), '--data-dir', dataDir);
+  assert.match(unknownTrace.stderr, /nothing for trace/);
 
   // Consistency with a checkpoint saved earlier.
   const saved = join(dir, 'saved.checkpoint');

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -34,6 +34,45 @@ test('warden demo refuses the exfiltration, holds the legitimate send, quarantin
       .get() as { n: number };
     db.close();
     assert.ok(refused.n >= 3, `refusals recorded: ${refused.n}`);
+
+    // The evidence log verifies, and replaying the same policies changes nothing...
+    const verified = await run(process.execPath, [WARDEN_BIN, 'audit', 'verify', '--data-dir', dataDir]);
+    assert.match(verified.stdout, /^ok: \d+ entries, [1-9]\d* signed checkpoints verified/);
+    const same = await run(process.execPath, [
+      WARDEN_BIN,
+      'replay',
+      '--policies',
+      join(dataDir, 'policies'),
+      '--data-dir',
+      dataDir,
+    ]);
+    assert.match(same.stdout, /^\(none\)\n\d+ decisions replayed, 0 would change, 0 skipped/);
+    // ...while dropping the provenance rule would have let the exfiltration through: replay says so.
+    const weaker = join(dir, 'weaker');
+    cpSync(join(dataDir, 'policies'), weaker, { recursive: true });
+    rmSync(join(weaker, '20-tainted-sensitive-argument.cedar'));
+    const changed = await run(process.execPath, [
+      WARDEN_BIN,
+      'replay',
+      '--policies',
+      weaker,
+      '--data-dir',
+      dataDir,
+      '--json',
+    ]).then(
+      () => assert.fail('replay exits 1 when a decision changes'),
+      (e: { code: number; stdout: string }) => e,
+    );
+    assert.equal(changed.code, 1);
+    const report = JSON.parse(changed.stdout) as {
+      changes: Array<{ target: string; recorded: string; replayed: string }>;
+    };
+    assert.ok(
+      report.changes.some(
+        (c) => c.target === 'workspace/send_email' && c.recorded === 'deny' && c.replayed !== 'deny',
+      ),
+      JSON.stringify(report.changes),
+    );
 
     const tools = await run(process.execPath, [WARDEN_BIN, 'tools', 'list', '--data-dir', dataDir]);
     assert.match(tools.stdout, /web\/fetch_page\s+quarantined\s+\w+\s+\w+\s+1 high/);
