@@ -5,6 +5,7 @@ import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { LogAuditSink, ensureLogKeys, type AuditSink, type LogKeys } from '../audit/index.js';
 import { checkWitnessTargets } from '../audit/witness-client.js';
+import { NO_EXPORT, otlpTracing, type Tracing } from '../audit/tracing.js';
 import { CONFIG_FILE, DEFAULT_CONFIG_YAML, loadConfig, type WardenConfig } from '../config/index.js';
 import { WardenError, q } from '../errors.js';
 import { createSigningKey } from '../identity/keys.js';
@@ -20,6 +21,8 @@ export interface Warden {
   registry: Registry;
   /** The evidence log's keys; present when opened to serve. */
   logKeys: LogKeys | null;
+  /** Spans of what is done for agents; exported when `telemetry.otlpEndpoint` is set. */
+  tracing: Tracing;
   close(): Promise<void>;
 }
 
@@ -90,6 +93,10 @@ export async function openWarden(dataDir: string, opts: { serve?: boolean } = {}
         }
       : undefined,
   );
+  const tracing =
+    opts.serve && config.telemetry.otlpEndpoint
+      ? otlpTracing({ endpoint: config.telemetry.otlpEndpoint, serviceName: config.telemetry.serviceName })
+      : NO_EXPORT;
   const registry = new Registry(store, audit, {
     trustDomain: config.trustDomain,
     agentLifetimeDays: config.registry.agentLifetimeDays,
@@ -101,8 +108,10 @@ export async function openWarden(dataDir: string, opts: { serve?: boolean } = {}
     audit,
     registry,
     logKeys,
+    tracing,
     async close() {
       await audit.close();
+      await tracing.shutdown().catch(() => undefined);
       await store.close();
     },
   };

@@ -114,9 +114,17 @@ export function registerDemo(program: Command): void {
           config: w.config,
           store: w.store,
           audit: w.audit,
+          tracing: w.tracing,
           port: 0,
           mcp: gatewayMount(
-            { dataDir, config: w.config, store: w.store, audit: w.audit, log: (l) => logs.push(l) },
+            {
+              dataDir,
+              config: w.config,
+              store: w.store,
+              audit: w.audit,
+              log: (l) => logs.push(l),
+              tracing: w.tracing,
+            },
             (g) => (gw = g),
           ),
         }).catch(async (err: unknown) => {

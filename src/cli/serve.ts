@@ -46,8 +46,16 @@ export function registerServe(program: Command): void {
           config: w.config,
           store: w.store,
           audit: w.audit,
+          tracing: w.tracing,
           ...(w.logKeys ? { auditLog: { verifierKeys: w.logKeys.verifierKeys } } : {}),
-          mcp: gatewayMount({ dataDir, config: w.config, store: w.store, audit: w.audit, log }),
+          mcp: gatewayMount({
+            dataDir,
+            config: w.config,
+            store: w.store,
+            audit: w.audit,
+            log,
+            tracing: w.tracing,
+          }),
           ...(opts.host !== undefined ? { host: opts.host } : {}),
           ...(port !== undefined ? { port } : {}),
         });

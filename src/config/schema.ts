@@ -75,6 +75,14 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    telemetry: z
+      .object({
+        // OTLP/HTTP (JSON) traces URL, e.g. http://127.0.0.1:4318/v1/traces; unset: no export.
+        otlpEndpoint: z.url({ protocol: /^https?$/ }).optional(),
+        serviceName: z.string().min(1).default('warden'),
+      })
+      .strict()
+      .prefault({}),
     gateway: GatewaySettingsSchema.prefault({}),
     upstreams: z
       .array(UpstreamSchema)
@@ -144,6 +152,11 @@ audit:
   witnesses: []
   #  - url: http://witness.internal.example:8790
   #    key: witness.example/w1+1a2b3c4d+BA...
+
+telemetry:
+  # Export spans (OpenTelemetry GenAI and MCP conventions) to this OTLP/HTTP traces URL; off when unset.
+  # otlpEndpoint: http://127.0.0.1:4318/v1/traces
+  serviceName: warden
 
 gateway:
   # MCP messages larger than this are refused before parsing.

@@ -24,13 +24,13 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import {
-  childSpan,
   formatTraceparent,
   parseTraceparent,
   type AuditEvent,
   type AuditSink,
   type TraceIds,
 } from '../audit/index.js';
+import type { SpanHandle, Tracing } from '../audit/tracing.js';
 import { q } from '../errors.js';
 import type { IdentityState, Principal } from '../identity/index.js';
 import type { GatewaySettings, UpstreamConfig } from './config.js';
@@ -54,6 +54,8 @@ export interface GatewayDeps {
   pins: PinChecker;
   approvals: Approvals;
   audit: AuditSink;
+  /** Spans of the operations (ids only, or exported over OTLP). */
+  tracing: Tracing;
   /** What decision entries keep of the arguments (warden.yaml `audit`). */
   auditArguments: { mode: 'full' | 'redact' | 'digest'; pointers: readonly string[] };
   state: IdentityState;
@@ -88,6 +90,8 @@ export class GatewaySession {
   private lastPrincipal: Principal | undefined;
   /** The agent's tool calls in flight, per upstream: an upstream's request to the client rides on one. */
   private readonly inFlight = new Map<string, Set<string | number>>();
+  /** The span behind each operation's trace ids, to add the decision to it. */
+  private readonly spans = new WeakMap<TraceIds, SpanHandle>();
 
   constructor(
     readonly id: string,
@@ -282,7 +286,10 @@ export class GatewaySession {
       return { tools };
     });
 
-    s.setRequestHandler(CallToolRequestSchema, async (req, extra) => this.callTool(req.params, extra));
+    s.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
+      const span = this.startSpan('tools/call', req.params.name, req.params._meta, principalOf(extra), extra);
+      return this.traced(span, () => this.callTool(req.params, extra, span));
+    });
 
     s.setRequestHandler(ListResourcesRequestSchema, async (_req, extra) => {
       const principal = principalOf(extra);
@@ -326,27 +333,30 @@ export class GatewaySession {
         throw this.refuse('the blueprint envelope does not include this server');
       // Resource contents come from outside the agent's task: untrusted unless a policy says otherwise.
       const labels: FlowLabel[] = ['untrusted'];
-      const trace = childSpan(parseTraceparent(req.params._meta?.['traceparent']));
-      const request: DecisionRequest = {
-        principal: this.principalAttrs(principal),
-        action: 'resources/read',
-        resource: {
-          type: 'Resource',
-          id: `${server}/${req.params.uri}`,
-          attrs: { server, uri: req.params.uri, labels },
-        },
-        context: this.context(principal, {}, this.flow.facts({ labels, sensitiveArgs: [] }, {})),
-      };
-      const d = this.deps.decider.decide(request);
-      await this.recordDecision(principal, request, server, req.params.uri, d, req.params, {}, trace);
-      if (d.effect !== 'allow') throw this.refusal(d);
-      const result = await this.forward(() =>
-        (this.upstream(server) as UpstreamConnection).readResource(req.params.uri, extra.signal),
-      );
-      const inspection = inspectResult(result);
-      const redacted = redactSecrets(result, this.secretPatterns()).result;
-      this.flow.recordResult({ server, tool: `resource:${req.params.uri}` }, labels, redacted, inspection);
-      return redacted;
+      const span = this.startSpan('resources/read', req.params.uri, req.params._meta, principal, extra);
+      const trace = span.ids;
+      return this.traced(span, async () => {
+        const request: DecisionRequest = {
+          principal: this.principalAttrs(principal),
+          action: 'resources/read',
+          resource: {
+            type: 'Resource',
+            id: `${server}/${req.params.uri}`,
+            attrs: { server, uri: req.params.uri, labels },
+          },
+          context: this.context(principal, {}, this.flow.facts({ labels, sensitiveArgs: [] }, {})),
+        };
+        const d = this.deps.decider.decide(request);
+        await this.recordDecision(principal, request, server, req.params.uri, d, req.params, {}, trace);
+        if (d.effect !== 'allow') throw this.refusal(d);
+        const result = await this.forward(() =>
+          (this.upstream(server) as UpstreamConnection).readResource(req.params.uri, extra.signal),
+        );
+        const inspection = inspectResult(result);
+        const redacted = redactSecrets(result, this.secretPatterns()).result;
+        this.flow.recordResult({ server, tool: `resource:${req.params.uri}` }, labels, redacted, inspection);
+        return redacted;
+      });
     });
 
     s.setRequestHandler(ListPromptsRequestSchema, async (_req, extra) => {
@@ -372,40 +382,45 @@ export class GatewaySession {
       if (!target || !up) throw gatewayError(ErrorCode.InvalidParams, `unknown prompt ${q(req.params.name)}`);
       if (!this.envelopeAllows(principal, target.server))
         throw this.refuse('the blueprint envelope does not include this server');
-      const trace = childSpan(parseTraceparent(req.params._meta?.['traceparent']));
-      const request: DecisionRequest = {
-        principal: this.principalAttrs(principal),
-        action: 'prompts/get',
-        resource: {
-          type: 'Prompt',
-          id: `${target.server}/${target.name}`,
-          attrs: { server: target.server, name: target.name, labels: [] },
-        },
-        context: this.context(principal, {}, this.flow.facts({ labels: [], sensitiveArgs: [] }, {})),
-      };
-      const d = this.deps.decider.decide(request);
-      await this.recordDecision(
-        principal,
-        request,
-        target.server,
-        target.name,
-        d,
-        req.params.arguments ?? {},
-        {},
-        trace,
-      );
-      if (d.effect !== 'allow') throw this.refusal(d);
-      const prompt = await this.forward(() => up.getPrompt(target.name, req.params.arguments, extra.signal));
-      // A prompt's messages are upstream content like any result: inspected, recorded, redacted.
-      const inspection = inspectResult(prompt);
-      const redacted = redactSecrets(prompt, this.secretPatterns()).result;
-      this.flow.recordResult(
-        { server: target.server, tool: `prompt:${target.name}` },
-        [],
-        redacted,
-        inspection,
-      );
-      return redacted;
+      const span = this.startSpan('prompts/get', target.name, req.params._meta, principal, extra);
+      const trace = span.ids;
+      return this.traced(span, async () => {
+        const request: DecisionRequest = {
+          principal: this.principalAttrs(principal),
+          action: 'prompts/get',
+          resource: {
+            type: 'Prompt',
+            id: `${target.server}/${target.name}`,
+            attrs: { server: target.server, name: target.name, labels: [] },
+          },
+          context: this.context(principal, {}, this.flow.facts({ labels: [], sensitiveArgs: [] }, {})),
+        };
+        const d = this.deps.decider.decide(request);
+        await this.recordDecision(
+          principal,
+          request,
+          target.server,
+          target.name,
+          d,
+          req.params.arguments ?? {},
+          {},
+          trace,
+        );
+        if (d.effect !== 'allow') throw this.refusal(d);
+        const prompt = await this.forward(() =>
+          up.getPrompt(target.name, req.params.arguments, extra.signal),
+        );
+        // A prompt's messages are upstream content like any result: inspected, recorded, redacted.
+        const inspection = inspectResult(prompt);
+        const redacted = redactSecrets(prompt, this.secretPatterns()).result;
+        this.flow.recordResult(
+          { server: target.server, tool: `prompt:${target.name}` },
+          [],
+          redacted,
+          inspection,
+        );
+        return redacted;
+      });
     });
   }
 
@@ -431,10 +446,11 @@ export class GatewaySession {
       _meta?: Record<string, unknown> | undefined;
     },
     extra: Extra,
+    span: SpanHandle,
   ): Promise<CallToolResult> {
     const principal = principalOf(extra);
     const started = process.hrtime.bigint();
-    const trace = childSpan(parseTraceparent(params._meta?.['traceparent']));
+    const trace = span.ids;
     const target = splitExposedName(params.name);
     if (!target || !this.deps.upstreams.some((u) => u.name === target.server)) {
       throw gatewayError(ErrorCode.InvalidParams, `unknown tool ${q(params.name)}`);
@@ -630,6 +646,42 @@ export class GatewaySession {
    * `warden replay` can decide it again under other policies. The arguments in it are kept as
    * configured (all, redacted by JSON pointer, or only their digest).
    */
+  /** A span for one MCP operation, under the agent's `traceparent` when it sent one. */
+  private startSpan(
+    method: 'tools/call' | 'resources/read' | 'prompts/get',
+    target: string,
+    meta: Record<string, unknown> | undefined,
+    principal: Principal,
+    extra: Extra,
+  ): SpanHandle {
+    const name = method === 'tools/call' ? `execute_tool ${target}` : `${method} ${target}`;
+    const span = this.deps.tracing.start(name, parseTraceparent(meta?.['traceparent']), {
+      ...(method === 'tools/call'
+        ? { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': target }
+        : {}),
+      'gen_ai.agent.id': principal.agent,
+      'gen_ai.tool.call.id': String(extra.requestId),
+      'mcp.method.name': method,
+      'mcp.session.id': this.id,
+      'warden.sponsor': principal.sponsor,
+    });
+    this.spans.set(span.ids, span);
+    return span;
+  }
+
+  /** Run `fn` inside `span`, ending it with the outcome. */
+  private async traced<T>(span: SpanHandle, fn: () => Promise<T>): Promise<T> {
+    let error: string | undefined;
+    try {
+      return await fn();
+    } catch (err) {
+      error = err instanceof Error ? err.message : String(err);
+      throw err;
+    } finally {
+      span.end(error);
+    }
+  }
+
   private async recordDecision(
     principal: Principal,
     request: DecisionRequest,
@@ -640,6 +692,7 @@ export class GatewaySession {
     more: Record<string, unknown>,
     trace: TraceIds,
   ): Promise<void> {
+    this.spans.get(trace)?.set({ 'warden.decision': d.effect, 'warden.policies': d.policies });
     const { mode, pointers } = this.deps.auditArguments;
     const kept = mode === 'full' ? args : mode === 'redact' ? redactPointers(args, pointers) : undefined;
     const contextWithoutArguments: Record<string, unknown> = { ...request.context };

@@ -3,6 +3,7 @@
 
 import { join } from 'node:path';
 import type { AuditSink } from '../audit/index.js';
+import { NO_EXPORT, type Tracing } from '../audit/tracing.js';
 import type { WardenConfig } from '../config/index.js';
 import { WardenError, q } from '../errors.js';
 import type { IdentityState } from '../identity/index.js';
@@ -30,6 +31,8 @@ export interface GatewayStartOptions {
   audit: AuditSink;
   state: IdentityState;
   log: (line: string) => void;
+  /** Spans of the operations; ids only when omitted. */
+  tracing?: Tracing;
 }
 
 /**
@@ -155,6 +158,7 @@ export async function startGateway(o: GatewayStartOptions): Promise<StartedGatew
     approvals,
     audit,
     auditArguments: { mode: config.audit.arguments, pointers: config.audit.redactPointers },
+    tracing: o.tracing ?? NO_EXPORT,
     state: o.state,
     log: (line) => o.log(secrets.scrub(line)),
   });

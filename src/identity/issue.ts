@@ -3,7 +3,8 @@
 // audited; a token is returned only after its audit event is durable.
 
 import { randomBytes } from 'node:crypto';
-import { childSpan, parseTraceparent, type AuditSink } from '../audit/index.js';
+import { parseTraceparent, type AuditSink } from '../audit/index.js';
+import { NO_EXPORT, type Tracing } from '../audit/tracing.js';
 import { q } from '../errors.js';
 import {
   actors,
@@ -59,6 +60,8 @@ export interface TokenServiceOptions extends TokenVerifyOptions {
   tokenEndpoint: string;
   defaultAudience: readonly string[];
   now?: () => number;
+  /** Spans for issuances and delegations that join a trace (ids only when omitted). */
+  tracing?: Tracing;
 }
 
 interface Refusal {
@@ -464,6 +467,20 @@ export class TokenService {
     traceparent: string | undefined,
   ): Promise<TokenResponse> {
     const parentSpan = parseTraceparent(traceparent);
+    const chainForSpan = [...actors(claims.act), claims.sub];
+    // Only an issuance that serves a traced task gets a span: one per token would be noise.
+    const span = parentSpan
+      ? (this.options.tracing ?? NO_EXPORT).start(
+          type === 'token.exchanged' ? `invoke_agent ${claims.client_id}` : `issue_token ${claims.client_id}`,
+          parentSpan,
+          {
+            ...(type === 'token.exchanged' ? { 'gen_ai.operation.name': 'invoke_agent' } : {}),
+            'gen_ai.agent.id': claims.client_id,
+            'warden.chain': chainForSpan,
+            'warden.sponsor': claims.sponsor,
+          },
+        )
+      : undefined;
     const signer = this.keys.signer();
     const token = signCompactJws(SERVICE_ALG, signer.key, { typ: 'at+jwt', kid: signer.kid }, { ...claims });
     const chain = [...actors(claims.act), claims.sub];
@@ -487,8 +504,9 @@ export class TokenService {
         ...(parentJti ? { parent_jti: parentJti } : {}),
       },
       at: claims.iat * 1000,
-      ...(parentSpan ? { trace: childSpan(parentSpan) } : {}),
+      ...(span ? { trace: span.ids } : {}),
     });
+    span?.end();
     return {
       access_token: token,
       token_type: 'DPoP',

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { LogStorage, logConnection, type AuditSink } from '../audit/index.js';
 import { auditHandler } from '../audit/http.js';
+import type { Tracing } from '../audit/tracing.js';
 import { defaultAudience, issuerUrl, type WardenConfig } from '../config/index.js';
 import { WardenError, q } from '../errors.js';
 import type { Store } from '../store/index.js';
@@ -56,6 +57,8 @@ export interface StartOptions {
   audit: AuditSink;
   host?: string;
   port?: number;
+  /** Spans for traced issuances and delegations. */
+  tracing?: Tracing;
   /** Serve the evidence log at /audit/v1/ with these verifier keys; omitted: not served. */
   auditLog?: { verifierKeys: readonly string[] };
   /** Build what `/mcp` serves, given the registry snapshot; omitted: no gateway. */
@@ -105,6 +108,7 @@ export async function startIdentityService(opts: StartOptions): Promise<Identity
     ...tokenOptions,
     tokenEndpoint: `${issuer}/oauth/token`,
     defaultAudience: defaultAudience(config, issuer),
+    ...(opts.tracing ? { tracing: opts.tracing } : {}),
   });
   const verifier = new RequestVerifier(keys, state, dpop, tokenOptions);
   let mount: McpMount | undefined;

@@ -73,7 +73,8 @@ export async function startGatewayHarness(
     rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
-  const w = await openWarden(dataDir);
+  // As `warden serve` opens it: the audit writer thread, signed checkpoints, span export.
+  const w = await openWarden(dataDir, { serve: true });
   await w.registry.addSponsor({ id: SPONSOR, name: 'Alice' });
   await w.registry.createBlueprint({
     name: 'assistant',
@@ -96,9 +97,17 @@ export async function startGatewayHarness(
       config: w.config,
       store: w.store,
       audit: w.audit,
+      tracing: w.tracing,
       port: 0,
       mcp: gatewayMount(
-        { dataDir, config: w.config, store: w.store, audit: w.audit, log: (l) => logs.push(l) },
+        {
+          dataDir,
+          config: w.config,
+          store: w.store,
+          audit: w.audit,
+          log: (l) => logs.push(l),
+          tracing: w.tracing,
+        },
         (g) => (gw = g),
       ),
     });
