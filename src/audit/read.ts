@@ -18,7 +18,12 @@ export interface EventQuery {
 export async function readEvents(store: Store, query: EventQuery = {}): Promise<IndexedEvent[]> {
   let qb = store.db.selectFrom('log_entries').select(['idx', 'entry']).orderBy('idx');
   if (query.type !== undefined) qb = qb.where('type', '=', query.type);
-  if (query.traceId !== undefined) qb = qb.where('trace_id', '=', query.traceId);
+  if (query.traceId !== undefined) {
+    const traceId = query.traceId;
+    qb = qb.where('idx', 'in', (eb) =>
+      eb.selectFrom('log_trace_index').select('idx').where('trace_id', '=', traceId),
+    );
+  }
   if (query.since !== undefined) qb = qb.where('at', '>=', query.since);
   if (query.from !== undefined) qb = qb.where('idx', '>=', query.from);
   if (query.limit !== undefined) qb = qb.limit(query.limit);

@@ -40,9 +40,12 @@ export class LogStorage {
   private readonly hashStmt: SQLite.Statement<[number], { hash: Buffer }>;
   private readonly insertEntryStmt: SQLite.Statement<[number, number, string, string | null, Buffer]>;
   private readonly insertHashStmt: SQLite.Statement<[number, Buffer]>;
+  private readonly insertTraceStmt: SQLite.Statement<[number, string]>;
   private readonly entryStmt: SQLite.Statement<[number], StoredEntry>;
   private readonly rangeStmt: SQLite.Statement<[number, number], StoredEntry>;
-  private readonly hashRangeStmt: SQLite.Statement<[number, number], { id: number; hash: Buffer }>;
+  private readonly rawEntriesStmt: SQLite.Statement<[number, number], [number, Buffer]>;
+  private readonly rawHashesStmt: SQLite.Statement<[number, number], [number, Buffer]>;
+  private readonly hashRangeStmt: SQLite.Statement<[number, number], string>;
   private readonly latestCheckpointStmt: SQLite.Statement<[], StoredCheckpoint>;
   private readonly checkpointAtStmt: SQLite.Statement<[number], StoredCheckpoint>;
   private readonly checkpointsStmt: SQLite.Statement<[], StoredCheckpoint>;
@@ -56,11 +59,27 @@ export class LogStorage {
       'insert into log_entries (idx, at, type, trace_id, entry) values (?, ?, ?, ?, ?)',
     );
     this.insertHashStmt = sqlite.prepare('insert into log_hashes (id, hash) values (?, ?)');
+    this.insertTraceStmt = sqlite.prepare('insert into log_trace_index (idx, trace_id) values (?, ?)');
     this.entryStmt = sqlite.prepare('select idx, at, type, trace_id, entry from log_entries where idx = ?');
     this.rangeStmt = sqlite.prepare(
       'select idx, at, type, trace_id, entry from log_entries where idx >= ? order by idx limit ?',
     );
-    this.hashRangeStmt = sqlite.prepare('select id, hash from log_hashes where id >= ? order by id limit ?');
+    // Rows as arrays: a pass over a million entries should not build a million objects.
+    this.rawEntriesStmt = (
+      sqlite.prepare(
+        'select idx, entry from log_entries where idx >= ? order by idx limit ?',
+      ) as unknown as SQLite.Statement<[number, number], [number, Buffer]>
+    ).raw(true);
+    this.rawHashesStmt = (
+      sqlite.prepare(
+        'select id, hash from log_hashes where id >= ? order by id limit ?',
+      ) as unknown as SQLite.Statement<[number, number], [number, Buffer]>
+    ).raw(true);
+    this.hashRangeStmt = (
+      sqlite.prepare(
+        'select lower(hex(hash)) from log_hashes where id >= ? and id < ? order by id',
+      ) as unknown as SQLite.Statement<[number, number], string>
+    ).pluck(true);
     this.latestCheckpointStmt = sqlite.prepare(
       'select size, at, note from log_checkpoints order by size desc limit 1',
     );
@@ -92,6 +111,7 @@ export class LogStorage {
 
   insertEntry(idx: number, at: number, type: string, traceId: string | null, entry: Buffer): void {
     this.insertEntryStmt.run(idx, at, type, traceId, entry);
+    if (traceId !== null) this.insertTraceStmt.run(idx, traceId);
   }
 
   insertHash(level: number, index: number, hash: Buffer): void {
@@ -117,14 +137,23 @@ export class LogStorage {
     }
   }
 
-  /** Every stored hash in id order (the order an append produces them), read in pages. */
-  *iterateHashes(pageSize = 8192): Generator<{ id: number; hash: Buffer }> {
-    for (let next = 0; ;) {
-      const page = this.hashRangeStmt.all(next, pageSize);
-      yield* page;
-      if (page.length < pageSize) return;
-      next = (page.at(-1) as { id: number }).id + 1;
-    }
+  /** Up to `limit` [index, entry] pairs from index `from` on: a page of a pass over the log. */
+  entryPage(from: number, limit = 8192): Array<[number, Buffer]> {
+    return this.rawEntriesStmt.all(from, limit);
+  }
+
+  /**
+   * The stored hashes with ids in [from, to), in id order, as lowercase hex (a string costs far
+   * less to make than a Buffer, and a pass over a large log makes millions): fewer than asked
+   * means some are missing.
+   */
+  hashHexRange(from: number, to: number): string[] {
+    return this.hashRangeStmt.all(from, to);
+  }
+
+  /** Up to `limit` [id, hash] pairs of stored hashes from id `from` on. */
+  hashPage(from: number, limit = 16384): Array<[number, Buffer]> {
+    return this.rawHashesStmt.all(from, limit);
   }
 
   latestCheckpoint(): StoredCheckpoint | undefined {

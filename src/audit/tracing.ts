@@ -71,11 +71,7 @@ export function otlpTracing(options: OtlpOptions): Tracing {
             isRemote: true,
           })
         : context.active();
-      const span = tracer.startSpan(
-        name,
-        { kind: SpanKind.INTERNAL, attributes: attributes },
-        ctx,
-      );
+      const span = tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes: attributes }, ctx);
       const sc = span.spanContext();
       const ids: TraceIds = {
         trace_id: sc.traceId,

@@ -55,6 +55,7 @@ function flush(): void {
   } catch (err) {
     for (const r of requests) reply({ kind: 'failed', batch: r.batch, message: (err as Error).message });
   }
+  writer.maintain();
 }
 
 port.on('message', (request: WorkerRequest) => {

@@ -51,18 +51,37 @@ export class LogWriter {
     private readonly onCheckpoint: (storage: LogStorage) => void = () => undefined,
   ) {
     this.storage = new LogStorage(sqlite);
+    // WAL checkpoints run in maintain(), after the batch is acknowledged, not inside a commit.
+    sqlite.pragma('wal_autocheckpoint = 0');
     const latest = this.storage.latestCheckpoint();
     this.lastCheckpointSize = latest?.size ?? 0;
     this.lastCheckpointAt = latest?.at ?? 0;
   }
 
+  private commitsSinceWalCheckpoint = 0;
+
   /** Append in one durable transaction; returns once it is committed. */
   append(entries: readonly PendingEntry[]): { first: number; size: number } {
     const result = this.sqlite.transaction(() => appendEntries(this.storage, entries)).immediate();
+    this.commitsSinceWalCheckpoint++;
     if (this.schedule && result.size - this.lastCheckpointSize >= this.schedule.everyEntries) {
       this.checkpoint(Date.now());
     }
     return result;
+  }
+
+  /**
+   * Copy the WAL back into the database now and then. SQLite would otherwise do it inside a commit,
+   * holding up the appends of that commit; here it runs once their callers have been answered.
+   */
+  maintain(): void {
+    if (this.commitsSinceWalCheckpoint < 32) return;
+    this.commitsSinceWalCheckpoint = 0;
+    try {
+      this.sqlite.pragma('wal_checkpoint(PASSIVE)');
+    } catch (err) {
+      this.log(`audit log wal checkpoint failed: ${(err as Error).message}`);
+    }
   }
 
   /** Sign a checkpoint when the interval has passed and the log has grown. */

@@ -145,9 +145,9 @@ export function registerAudit(program: Command): void {
   ).action(
     action(async (opts: DataDirOpts & { witnessKey?: string[]; minCosignatures: string }) => {
       const required = index(opts.minCosignatures, '--min-cosignatures');
-      await withWarden(opts, (w) => {
+      await withWarden(opts, async (w) => {
         const started = Date.now();
-        const result = verifyLog(storage(w), localVerifierKeys(w), (done, total) => {
+        const result = await verifyLog(storage(w), localVerifierKeys(w), (done, total) => {
           if (total >= 100_000) process.stderr.write(`verified ${done} of ${total} entries\n`);
         });
         if (result.problem) {

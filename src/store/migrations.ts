@@ -158,7 +158,13 @@ const m0004: Migration = {
       .addColumn('trace_id', 'text')
       .addColumn('entry', 'blob', (c) => c.notNull())
       .execute();
-    await db.schema.createIndex('log_entries_trace').on('log_entries').column('trace_id').execute();
+    // Trace ids are random: an index on them would dirty a random page per entry. This narrow table
+    // is appended in index order instead, and a trace lookup scans it.
+    await db.schema
+      .createTable('log_trace_index')
+      .addColumn('idx', 'integer', (c) => c.primaryKey())
+      .addColumn('trace_id', 'text', (c) => c.notNull())
+      .execute();
     await db.schema.createIndex('log_entries_at').on('log_entries').column('at').execute();
     await db.schema
       .createTable('log_hashes')

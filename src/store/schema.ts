@@ -154,6 +154,7 @@ export interface Database {
   audit_events: AuditEventRow;
   log_entries: LogEntryRow;
   log_hashes: LogHashRow;
+  log_trace_index: { idx: number; trace_id: string };
   log_checkpoints: LogCheckpointRow;
   tool_definitions: ToolDefinitionRow;
   approvals: ApprovalRow;

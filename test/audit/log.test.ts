@@ -3,7 +3,7 @@
 // tampering.
 
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -11,6 +11,7 @@ import {
   LogAuditSink,
   LogStorage,
   decodeEntry,
+  ensureLogKeys,
   makeCheckpoint,
   readEvents,
   type AuditEvent,
@@ -99,7 +100,7 @@ describe('appending', () => {
       Array.from({ length: 300 }, (_, i) => i),
     );
     makeCheckpoint(s, [SKEY], Date.now());
-    assert.deepEqual(verifyLog(s, [VKEY]), { size: 300, checkpoints: 1, problem: null });
+    assert.deepEqual(await verifyLog(s, [VKEY]), { size: 300, checkpoints: 1, problem: null });
     await sink.close();
     await assert.rejects(sink.record(event(1)), { code: 'audit_unavailable' });
   });
@@ -126,7 +127,11 @@ describe('appending', () => {
       assert.equal(body.origin, SIGNER.name);
       assert.equal(body.size, c.size);
     }
-    assert.deepEqual(verifyLog(s, [VKEY]), { size: 500, checkpoints: checkpoints.length, problem: null });
+    assert.deepEqual(await verifyLog(s, [VKEY]), {
+      size: 500,
+      checkpoints: checkpoints.length,
+      problem: null,
+    });
   });
 
   test('an event recorded in a transaction that rolls back leaves no entry', async () => {
@@ -145,7 +150,7 @@ describe('appending', () => {
     });
     const calls = (await readEvents(store)).map((e) => e.details['call']);
     assert.deepEqual(calls, [0, 2]);
-    assert.equal(verifyLog(storageOf(store), [VKEY]).problem, null);
+    assert.equal((await verifyLog(storageOf(store), [VKEY])).problem, null);
   });
 
   test('an event that is not JSON data is refused and nothing is appended', async () => {
@@ -228,9 +233,9 @@ describe('tampering is detected, with the index', () => {
   async function tampered(change: (s: LogStorage) => void) {
     const { store } = await freshStore();
     const s = fill(store, 40, [10, 25, 40]);
-    assert.equal(verifyLog(s, [VKEY]).problem, null, 'the untouched log verifies');
+    assert.equal((await verifyLog(s, [VKEY])).problem, null, 'the untouched log verifies');
     change(s);
-    return verifyLog(s, [VKEY]).problem;
+    return (await verifyLog(s, [VKEY])).problem;
   }
 
   test('one changed byte of an entry', async () => {
@@ -349,7 +354,11 @@ describe('tampering is detected, with the index', () => {
       )
       .immediate();
     makeCheckpoint(s, [SKEY], 5000);
-    assert.equal(verifyLog(s, [VKEY]).problem, null, 'on its own the rewritten log is self-consistent');
+    assert.equal(
+      (await verifyLog(s, [VKEY])).problem,
+      null,
+      'on its own the rewritten log is self-consistent',
+    );
     const now = parseCheckpoint(openNote((s.latestCheckpoint() as { note: string }).note, [VKEY]).text);
     assert.throws(() =>
       verifyConsistency(
@@ -360,5 +369,37 @@ describe('tampering is detected, with the index', () => {
         now.root,
       ),
     );
+  });
+});
+
+describe('the log keys', () => {
+  test('post-quantum: checkpoints carry an Ed25519 and an ML-DSA-65 signature, each verifiable alone', async () => {
+    const dataDir = join(root, `keys-${n++}`);
+    const keys = ensureLogKeys(dataDir, 'warden.test', true);
+    assert.match(keys.origin, /^warden\.test\/audit\/[0-9a-f]{8}$/);
+    assert.equal(keys.signerKeys.length, 2);
+    assert.equal(statSync(join(dataDir, 'keys', 'audit-log.skey')).mode & 0o777, 0o600);
+    assert.equal(statSync(join(dataDir, 'keys', 'audit-log-mldsa.skey')).mode & 0o777, 0o600);
+    assert.deepEqual(
+      readFileSync(join(dataDir, 'audit-log.vkey'), 'utf8').trim().split('\n'),
+      keys.verifierKeys,
+    );
+    const { store } = await freshStore();
+    const s = fill(store, 3);
+    const c = makeCheckpoint(s, keys.signerKeys, Date.now());
+    const [ed, pq] = keys.verifierKeys as [string, string];
+    assert.deepEqual(
+      openNote(c.note, [ed, pq]).verified.map((v) => v.type),
+      ['ed25519', 'mldsa65'],
+    );
+    assert.equal(openNote(c.note, [pq]).verified.length, 1, 'the ML-DSA-65 signature verifies on its own');
+    assert.deepEqual(ensureLogKeys(dataDir, 'warden.test', true), keys, 'existing keys are kept');
+  });
+
+  test('a signer key readable by others is refused', () => {
+    const dataDir = join(root, `keys-${n++}`);
+    ensureLogKeys(dataDir, 'warden.test', false);
+    chmodSync(join(dataDir, 'keys', 'audit-log.skey'), 0o644);
+    assert.throws(() => ensureLogKeys(dataDir, 'warden.test', false), { code: 'key_file_invalid' });
   });
 });

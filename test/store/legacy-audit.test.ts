@@ -57,7 +57,7 @@ test('legacy audit rows are folded into the log once, and the table becomes a vi
       ],
     );
     const storage = new LogStorage((store.sqlite as NonNullable<typeof store.sqlite>).connection);
-    assert.equal(verifyLog(storage, []).problem, null);
+    assert.equal((await verifyLog(storage, [])).problem, null);
     const view = storage.sqlite
       .prepare('select seq, type, outcome, actor, reason from audit_events order by seq')
       .all();
