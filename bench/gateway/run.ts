@@ -5,7 +5,7 @@
 //   mcp-proxy  client → Streamable HTTP → mcp-proxy (no security) → stdio → echo server
 //   Warden     client → Streamable HTTP + DPoP → warden serve (access token and DPoP proof,
 //              revocation, envelope, pin check, Cedar with the stock pack, flow tracking and
-//              argument provenance, two durable audit rows) → stdio → echo server
+//              argument provenance, two evidence-log entries) → stdio → echo server
 //
 // Figures: p50 and p99 latency of sequential calls (concurrency 1), and calls/s with 16 and 64
 // in flight, for two clients, each its own process: a lean keep-alive node:http client (what the
@@ -551,7 +551,7 @@ async function main(): Promise<void> {
         'paths    direct:    client → HTTP → echo server (SDK Streamable HTTP, stateful)',
         `         mcp-proxy: client → HTTP → mcp-proxy ${mcpProxyVersion()} (defaults, no security) → stdio → echo server`,
         '         Warden:    client → HTTP + DPoP → warden serve (token + DPoP + revocation, envelope, pin, Cedar stock pack,',
-        '                    flow + argument provenance, 2 durable audit rows) → stdio → echo server',
+        '                    flow + argument provenance, 2 evidence-log entries) → stdio → echo server',
         '',
         ...kindTable('lean', results.lean, comparisons.lean),
         sign === null

@@ -65,7 +65,11 @@ export async function replay(
         result.skipped.push({ index: e.index, why: 'the recorded request is malformed' });
       continue;
     }
-    const request = parsed.data as unknown as DecisionRequest;
+    // The entry keeps the arguments and the flow facts once, beside the request.
+    const request = {
+      ...parsed.data,
+      context: { ...parsed.data.context, flow: d['flow'], arguments: d['arguments'] ?? {} },
+    } as unknown as DecisionRequest;
     if (request.action === 'tools/call' && d['arguments_kept'] === 'digest') {
       result.skipped.push({ index: e.index, why: 'only a digest of the arguments was kept' });
       continue;

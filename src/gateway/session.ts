@@ -529,7 +529,6 @@ export class GatewaySession {
       { ...decision, effect },
       args,
       {
-        flow: facts,
         call_hash: callHash,
         // What policy said, before a human's approval turned `approval` into `allow` or `deny`.
         policy_effect: decision.effect,
@@ -695,8 +694,11 @@ export class GatewaySession {
     this.spans.get(trace)?.set({ 'warden.decision': d.effect, 'warden.policies': d.policies });
     const { mode, pointers } = this.deps.auditArguments;
     const kept = mode === 'full' ? args : mode === 'redact' ? redactPointers(args, pointers) : undefined;
-    const contextWithoutArguments: Record<string, unknown> = { ...request.context };
-    delete contextWithoutArguments['arguments'];
+    // The request as Cedar saw it, without what the entry holds anyway (`arguments`, `flow`):
+    // replay puts them back.
+    const context: Record<string, unknown> = { ...request.context };
+    delete context['arguments'];
+    delete context['flow'];
     await this.audit(
       'mcp.decision',
       d.effect === 'allow' ? 'success' : 'refused',
@@ -712,11 +714,8 @@ export class GatewaySession {
         argument_digest: digest(args),
         arguments_kept: mode,
         ...(kept !== undefined ? { arguments: kept } : {}),
-        request: {
-          ...request,
-          context:
-            kept !== undefined ? { ...contextWithoutArguments, arguments: kept } : contextWithoutArguments,
-        },
+        flow: request.context['flow'],
+        request: { ...request, context },
         session: this.id,
         ...more,
       },
@@ -743,7 +742,11 @@ export class GatewaySession {
       authority: principal?.chain ?? [],
       reason:
         typeof details['decision'] === 'string' && outcome === 'refused' ? String(details['decision']) : null,
-      details: { ...details, intent_declared: this.intent !== null },
+      details: {
+        ...details,
+        ...(principal ? { blueprint: principal.blueprint } : {}),
+        intent_declared: this.intent !== null,
+      },
       ...(trace ? { trace } : {}),
     };
     // INVARIANT: a decision that cannot be recorded is not carried out (the caller awaits this).
