@@ -24,9 +24,9 @@
 //   npm run bench:audit -- --json                   JSON
 
 import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { arch, cpus, loadavg, platform, release, tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { PerformanceObserver, performance, type PerformanceEntry } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -54,6 +54,7 @@ import {
 } from '../../src/audit/verify/index.js';
 import { LogWriter, openLogConnection, type CheckpointSchedule } from '../../src/audit/writer.js';
 import { openSqliteStore, type Store } from '../../src/store/index.js';
+import { staleOutputs } from '../build-check.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -94,25 +95,8 @@ function progress(msg: string): void {
 
 // --- build check ------------------------------------------------------------------------------
 
-/** Every .ts under `dir` whose compiled .js in dist/ is missing or older. */
-function staleOutputs(dir: string): string[] {
-  const stale: string[] = [];
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) {
-        const out = join(ROOT, 'dist', relative(ROOT, p)).replace(/\.ts$/, '.js');
-        if (!existsSync(out) || statSync(out).mtimeMs < statSync(p).mtimeMs) stale.push(relative(ROOT, p));
-      }
-    }
-  };
-  walk(dir);
-  return stale;
-}
-
 function checkBuild(): void {
-  const stale = staleOutputs(join(ROOT, 'src'));
+  const stale = staleOutputs(ROOT, join(ROOT, 'src'));
   if (stale.length > 0) {
     throw new Error(
       `the audit writer thread runs from dist/, which is missing or older than ${stale.slice(0, 3).join(', ')}` +

@@ -21,9 +21,9 @@
 //                                                     what the audit log's fsync costs
 
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { arch, cpus, loadavg, platform, release } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import type {
   ClientKind,
   ClientReply,
@@ -45,6 +45,7 @@ import {
   type ServerProcess,
   type WardenProcess,
 } from './targets.js';
+import { staleOutputs } from '../build-check.js';
 
 const ROUNDS = 3;
 /** Sequential calls per round for latency; the rounds' samples are pooled for p50 and p99. */
@@ -82,25 +83,11 @@ function progress(msg: string): void {
 
 // --- build check ------------------------------------------------------------------------------
 
-/** Every .ts under `dir` whose compiled .js in dist/ is missing or older. */
-function staleOutputs(dir: string): string[] {
-  const stale: string[] = [];
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) {
-        const out = join(ROOT, 'dist', relative(ROOT, p)).replace(/\.ts$/, '.js');
-        if (!existsSync(out) || statSync(out).mtimeMs < statSync(p).mtimeMs) stale.push(relative(ROOT, p));
-      }
-    }
-  };
-  walk(dir);
-  return stale;
-}
-
 function checkBuild(): void {
-  const stale = [...staleOutputs(join(ROOT, 'src')), ...staleOutputs(join(ROOT, 'bench/gateway'))];
+  const stale = [
+    ...staleOutputs(ROOT, join(ROOT, 'src')),
+    ...staleOutputs(ROOT, join(ROOT, 'bench/gateway')),
+  ];
   if (!existsSync(WARDEN_MAIN) || !existsSync(ECHO_SERVER) || stale.length > 0) {
     throw new Error(
       `the servers run from dist/, which is missing or older than ${stale.slice(0, 3).join(', ') || 'the sources'}` +
