@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
+import Database from 'better-sqlite3';
 import { AgentClient } from '../../src/identity/client.js';
 import { readCredentialFile } from '../../src/identity/credentials.js';
 import {
@@ -288,4 +289,17 @@ test('a witness on loopback cosigns the checkpoints; evidence requiring its cosi
   writeFileSync(saved, checkpoint);
   const consistent = await warden('audit', 'consistency', saved, '--data-dir', dataDir);
   assert.match(consistent.stdout, /^ok: the log of \d+ entries extends the saved checkpoint/);
+
+  // Someone with the database changes one byte of entry 3: `warden audit verify` names it and fails.
+  const db = new Database(join(dataDir, 'warden.db'));
+  const row = db.prepare('select entry from log_entries where idx = 3').get() as { entry: Buffer };
+  const changed = Buffer.from(row.entry);
+  changed.writeUInt8((changed.at(-2) as number) ^ 0x01, changed.length - 2);
+  db.prepare('update log_entries set entry = ? where idx = 3').run(changed);
+  db.close();
+  const tampered = await wardenFails('audit', 'verify', '--data-dir', dataDir);
+  assert.equal(tampered.code, 1);
+  assert.match(tampered.stdout, /^FAILED at index 3: entry 3 does not match its stored leaf hash/);
+  // The evidence bundle made before still verifies offline: it carries the entry as it was.
+  await warden('audit', 'verify-evidence', bundleFile, '--key', logVkey);
 });
