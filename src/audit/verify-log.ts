@@ -36,6 +36,22 @@ export async function verifyLog(
   verifierKeys: readonly string[],
   onProgress: (done: number, total: number) => void = () => undefined,
 ): Promise<LogVerification> {
+  // A running server may append meanwhile: everything this thread reads comes from one snapshot,
+  // and the entry reader (which starts later, so sees at least as much) stops at its size.
+  const own = !storage.sqlite.inTransaction;
+  if (own) storage.sqlite.exec('begin');
+  try {
+    return await verifyIn(storage, verifierKeys, onProgress);
+  } finally {
+    if (own && storage.sqlite.inTransaction) storage.sqlite.exec('commit');
+  }
+}
+
+async function verifyIn(
+  storage: LogStorage,
+  verifierKeys: readonly string[],
+  onProgress: (done: number, total: number) => void,
+): Promise<LogVerification> {
   const total = storage.size();
   const verifiers = verifierKeys.map((k) => parseVerifierKey(k));
   const roots = new Map<number, Buffer>();

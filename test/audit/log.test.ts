@@ -134,6 +134,34 @@ describe('appending', () => {
     });
   });
 
+  test('verification while the writer thread keeps appending sees one consistent log', async () => {
+    const { store } = await freshStore();
+    const sink = new LogAuditSink(store, {
+      checkpoints: { signerKeys: [SKEY], everyEntries: 50, intervalMs: 60_000 },
+    });
+    // More than one page of entries (8,192), so that appends interleave with the pass.
+    await Promise.all(Array.from({ length: 20_000 }, (_, i) => sink.record(event(i))));
+    let stop = false;
+    const load = (async () => {
+      for (let i = 20_000; !stop; i += 20)
+        await Promise.all(Array.from({ length: 20 }, (_, k) => sink.record(event(i + k))));
+    })();
+    try {
+      for (let round = 0; round < 3; round++) {
+        const before = storageOf(store).size();
+        const r = await verifyLog(storageOf(store), [VKEY]);
+        assert.equal(r.problem, null, JSON.stringify(r.problem));
+        assert.ok(r.size >= before);
+        assert.ok(storageOf(store).size() > r.size, 'the log grew during the pass');
+      }
+    } finally {
+      stop = true;
+      await load;
+      await sink.close();
+    }
+    assert.equal((await verifyLog(storageOf(store), [VKEY])).problem, null);
+  });
+
   test('an event recorded in a transaction that rolls back leaves no entry', async () => {
     const { store } = await freshStore();
     const sink = new LogAuditSink(store);
