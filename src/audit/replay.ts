@@ -83,7 +83,7 @@ export async function replay(
         .select(['definition'])
         .where('hash', '=', hash)
         .executeTakeFirst();
-      const def = row ? DefinitionJson.safeParse(JSON.parse(row.definition)) : undefined;
+      const def = row ? DefinitionJson.safeParse(parseJson(row.definition)) : undefined;
       if (!def?.success) {
         result.skipped.push({
           index: e.index,
@@ -117,4 +117,12 @@ export async function replay(
     }
   }
   return result;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }

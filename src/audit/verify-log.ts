@@ -114,7 +114,8 @@ async function verifyIn(
           : `the stored hash of level ${level} index ${index} does not match the entries up to ${entry}`,
     };
   };
-  const leaves = startLeafReader(storage.sqlite.name, total);
+  const leaves =
+    total > 0 ? startLeafReader(storage.sqlite.name, total) : { messages: [], stop: () => Promise.resolve() };
   try {
     for await (const message of leaves.messages) {
       if (message.kind === 'failed')
@@ -161,7 +162,8 @@ async function verifyIn(
     await leaves.stop();
   }
   if (expected !== total) {
-    return problem(total, stored.length, expected, `entry ${expected} is missing`);
+    // The reader reports gaps itself: stopping short without one means it failed.
+    throw new WardenError('audit_log_invalid', `the entry reader stopped before entry ${expected}`);
   }
   if (inPage === HASH_PAGE) load(nextId);
   if ((fullPage.length === HASH_PAGE ? fullPage.length : hashPage.length) > inPage) {
@@ -218,17 +220,19 @@ function startLeafReader(
     : new URL('./verify-log-thread.js', import.meta.url);
   const options: LeafReaderOptions = { file, size };
   const worker = new Worker(url, { workerData: options });
-  const controller = new AbortController();
-  const errors = new Promise<never>((_, reject) => worker.once('error', reject));
-  errors.catch(() => undefined);
+  // The worker's messages arrive before its exit, which ends the stream; `on` throws its error.
+  const exited = new AbortController();
+  worker.once('exit', () => exited.abort());
   async function* messages(): AsyncGenerator<LeafReaderMessage> {
-    for await (const [m] of on(worker, 'message', { signal: controller.signal }))
-      yield m as LeafReaderMessage;
+    try {
+      for await (const [m] of on(worker, 'message', { signal: exited.signal })) yield m as LeafReaderMessage;
+    } catch (err) {
+      if (!exited.signal.aborted) throw err;
+    }
   }
   return {
     messages: messages(),
     stop: async () => {
-      controller.abort();
       await worker.terminate();
     },
   };

@@ -109,7 +109,7 @@ export function registerAudit(program: Command): void {
   withDataDir(
     cmd
       .command('show <index>')
-      .description('print one entry, its leaf hash, and the checkpoints that cover it')
+      .description('print one entry, its leaf hash, and whether a signed checkpoint covers it yet')
       .option('--json', 'print JSON'),
   ).action(
     action(async (value: string, opts: JsonOpts) => {

@@ -9,6 +9,8 @@ import { NO_EXPORT, otlpTracing, type Tracing } from '../audit/tracing.js';
 import { CONFIG_FILE, DEFAULT_CONFIG_YAML, loadConfig, type WardenConfig } from '../config/index.js';
 import { WardenError, q } from '../errors.js';
 import { createSigningKey } from '../identity/keys.js';
+import { startIdentityService, type IdentityService } from '../identity/index.js';
+import { gatewayMount, type StartedGateway } from '../gateway/start.js';
 import { installStockPolicies } from '../policy/stock.js';
 import { Registry } from '../identity/registry.js';
 import { openSqliteStore, type Store } from '../store/index.js';
@@ -115,4 +117,47 @@ export async function openWarden(dataDir: string, opts: { serve?: boolean } = {}
       await store.close();
     },
   };
+}
+
+/**
+ * Serve an opened data directory as `warden serve` does: the identity service with the gateway at
+ * `/mcp`, the evidence log at `/audit/v1/`, spans as configured. If it cannot start, the data
+ * directory is closed first (its audit writer thread would otherwise keep the process alive).
+ */
+export async function serveWarden(
+  w: Warden,
+  opts: {
+    log: (line: string) => void;
+    host?: string;
+    port?: number;
+    /** Called with the gateway once it runs (the demo and the tests drive it directly). */
+    onGateway?: (g: StartedGateway) => void;
+  },
+): Promise<IdentityService> {
+  try {
+    return await startIdentityService({
+      dataDir: w.dataDir,
+      config: w.config,
+      store: w.store,
+      audit: w.audit,
+      tracing: w.tracing,
+      ...(w.logKeys ? { auditLog: { verifierKeys: w.logKeys.verifierKeys } } : {}),
+      mcp: gatewayMount(
+        {
+          dataDir: w.dataDir,
+          config: w.config,
+          store: w.store,
+          audit: w.audit,
+          log: opts.log,
+          tracing: w.tracing,
+        },
+        opts.onGateway,
+      ),
+      ...(opts.host !== undefined ? { host: opts.host } : {}),
+      ...(opts.port !== undefined ? { port: opts.port } : {}),
+    });
+  } catch (err) {
+    await w.close();
+    throw err;
+  }
 }

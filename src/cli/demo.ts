@@ -12,11 +12,11 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Command } from 'commander';
 import { WardenError, q } from '../errors.js';
-import { gatewayMount, type StartedGateway } from '../gateway/start.js';
+import type { StartedGateway } from '../gateway/start.js';
 import { AgentClient } from '../identity/client.js';
 import { readCredentialFile, writeCredentialFile } from '../identity/credentials.js';
-import { generateAgentKey, startIdentityService } from '../identity/index.js';
-import { initDataDir, openWarden } from './context.js';
+import { generateAgentKey } from '../identity/index.js';
+import { initDataDir, openWarden, serveWarden } from './context.js';
 import { action } from './util.js';
 
 const SPONSOR = 'dana@example.com';
@@ -109,29 +109,7 @@ export function registerDemo(program: Command): void {
         const w = await openWarden(dataDir, { serve: true });
         const logs: string[] = [];
         let gw: StartedGateway | undefined;
-        const svc = await startIdentityService({
-          dataDir,
-          config: w.config,
-          store: w.store,
-          audit: w.audit,
-          tracing: w.tracing,
-          port: 0,
-          mcp: gatewayMount(
-            {
-              dataDir,
-              config: w.config,
-              store: w.store,
-              audit: w.audit,
-              log: (l) => logs.push(l),
-              tracing: w.tracing,
-            },
-            (g) => (gw = g),
-          ),
-        }).catch(async (err: unknown) => {
-          // The audit writer thread would keep the process alive: stop it before reporting.
-          await w.close();
-          throw err;
-        });
+        const svc = await serveWarden(w, { port: 0, log: (l) => logs.push(l), onGateway: (g) => (gw = g) });
         let client: Client | undefined;
         try {
           const g = gw as unknown as StartedGateway;

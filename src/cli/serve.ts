@@ -6,9 +6,7 @@ import type { Command } from 'commander';
 import { LOG_VKEY_FILE } from '../audit/index.js';
 import { resolveDataDir } from '../config/index.js';
 import { WardenError } from '../errors.js';
-import { gatewayMount } from '../gateway/start.js';
-import { startIdentityService } from '../identity/index.js';
-import { initDataDir, openWarden } from './context.js';
+import { initDataDir, openWarden, serveWarden } from './context.js';
 import { action, withDataDir, type DataDirOpts } from './util.js';
 
 interface ServeOpts extends DataDirOpts {
@@ -39,31 +37,11 @@ export function registerServe(program: Command): void {
       }
       const w = await openWarden(dataDir, { serve: true });
       const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-      let service: Awaited<ReturnType<typeof startIdentityService>>;
-      try {
-        service = await startIdentityService({
-          dataDir,
-          config: w.config,
-          store: w.store,
-          audit: w.audit,
-          tracing: w.tracing,
-          ...(w.logKeys ? { auditLog: { verifierKeys: w.logKeys.verifierKeys } } : {}),
-          mcp: gatewayMount({
-            dataDir,
-            config: w.config,
-            store: w.store,
-            audit: w.audit,
-            log,
-            tracing: w.tracing,
-          }),
-          ...(opts.host !== undefined ? { host: opts.host } : {}),
-          ...(port !== undefined ? { port } : {}),
-        });
-      } catch (err) {
-        // The audit writer thread would keep the process alive: stop it before reporting.
-        await w.close();
-        throw err;
-      }
+      const service = await serveWarden(w, {
+        log,
+        ...(opts.host !== undefined ? { host: opts.host } : {}),
+        ...(port !== undefined ? { port } : {}),
+      });
       process.stdout.write(`warden listening on ${service.issuer}\n`);
       process.stdout.write(`  metadata  ${service.issuer}/.well-known/oauth-authorization-server\n`);
       process.stdout.write(

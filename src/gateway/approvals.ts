@@ -8,18 +8,9 @@ import { RegistryError, q } from '../errors.js';
 import type { Store } from '../store/index.js';
 import type { Approvals, HeldCall } from './ports.js';
 
-export interface ApprovalView {
+export interface ApprovalView extends HeldCall {
   id: string;
   status: 'pending' | 'approved' | 'denied' | 'consumed' | 'expired';
-  hash: string;
-  agent: string;
-  sponsor: string;
-  server: string;
-  tool: string;
-  arguments: unknown;
-  definitionHash: string;
-  reasons: string[];
-  policies: string[];
   createdAt: number;
   expiresAt: number;
   decidedBy: string | null;

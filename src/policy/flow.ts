@@ -32,18 +32,10 @@ import {
   inspectTexts,
   type ResultInspection,
 } from './inspect-result.js';
+import type { FlowFacts } from './request.js';
 
-/** The Cedar context record of a call (`context.flow`). */
-export interface FlowFacts {
-  /** Labels the session has touched before this call, in `FLOW_LABELS` order. */
-  touched: string[];
-  private_seen: boolean;
-  untrusted_seen: boolean;
-  /** Sensitive arguments (as configured) holding at least one tainted value. */
-  tainted_args: string[];
-  /** Sensitive arguments (as configured) present and holding only values from the intent. */
-  intent_args: string[];
-}
+// The Cedar context record of a call (`context.flow`) is defined with the request it is part of.
+export type { FlowFacts };
 
 export interface ArgumentProvenance {
   /** The sensitive argument as configured: a name or a JSON Pointer. */

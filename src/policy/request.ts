@@ -82,11 +82,15 @@ export interface DecisionRequest {
   context: Record<string, unknown>;
 }
 
+/** The Cedar context record of a call's session flow (`context.flow`). */
 export interface FlowFacts {
+  /** Labels the session has touched before this call, in `FLOW_LABELS` order. */
   touched: string[];
   private_seen: boolean;
   untrusted_seen: boolean;
+  /** Sensitive arguments (as configured) holding at least one tainted value. */
   tainted_args: string[];
+  /** Sensitive arguments (as configured) present and holding only values from the intent. */
   intent_args: string[];
 }
 

@@ -431,3 +431,8 @@ describe('the log keys', () => {
     assert.throws(() => ensureLogKeys(dataDir, 'warden.test', false), { code: 'key_file_invalid' });
   });
 });
+
+test('an empty log verifies', async () => {
+  const { store } = await freshStore();
+  assert.deepEqual(await verifyLog(storageOf(store), [VKEY]), { size: 0, checkpoints: 0, problem: null });
+});

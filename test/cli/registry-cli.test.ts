@@ -2,8 +2,7 @@
 // printing exactly one line (no stack trace), exiting non-zero, and leaving the database unchanged.
 
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { WARDEN_BIN } from '../helpers/cli.js';
+import { runWarden, succeeded, type CliRun } from '../helpers/cli.js';
 import {
   chmodSync,
   existsSync,
@@ -25,38 +24,18 @@ import { readCredentialFile } from '../../src/identity/credentials.js';
 import { generateAgentKey } from '../../src/identity/jwk.js';
 
 // The built binary, as users run it (`npm test` builds first); a tsx-loaded CLI costs ~2 s a start.
-const MAIN = WARDEN_BIN;
 const root = mkdtempSync(join(tmpdir(), 'warden-cli-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const fresh = (prefix: string) => mkdtempSync(join(root, `${prefix}${n++}-`));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 function warden(args: string[], cwd: string = root): Promise<Run> {
-  const env = { ...process.env };
-  delete env['WARDEN_HOME'];
-  delete env['WARDEN_DEBUG'];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { cwd, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runWarden(args, cwd);
 }
 
-function ok(r: Run): Run {
-  assert.equal(r.code, 0, `exit ${r.code}: ${r.stderr}`);
-  assert.equal(r.stderr, '');
-  return r;
-}
+const ok = succeeded;
 
 /** A failure: exactly one line `warden: ...` containing `fragment`, no stack trace, nothing on stdout. */
 function failed(r: Run, fragment: string, code = 1): void {

@@ -3,7 +3,6 @@
 // exiting 1 and leaving the database unchanged.
 
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,38 +17,19 @@ import {
   toolDefinitionHash,
   type ToolDefinition,
 } from '../../src/gateway/tool-definition.js';
-import { WARDEN_BIN } from '../helpers/cli.js';
+import { runWarden, succeeded, type CliRun } from '../helpers/cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'warden-tools-cli-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 function warden(args: string[]): Promise<Run> {
-  const env = { ...process.env };
-  delete env['WARDEN_HOME'];
-  delete env['WARDEN_DEBUG'];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WARDEN_BIN, ...args], { cwd: root, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runWarden(args, root);
 }
 
-function ok(r: Run): Run {
-  assert.equal(r.code, 0, `exit ${r.code}: ${r.stderr}`);
-  assert.equal(r.stderr, '');
-  return r;
-}
+const ok = succeeded;
 
 function dump(dataDir: string): Record<string, unknown[]> {
   const db = new SQLite(join(dataDir, 'warden.db'), { readonly: true });

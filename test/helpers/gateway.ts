@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { initDataDir, openWarden, type Warden } from '../../src/cli/context.js';
-import { gatewayMount, type StartedGateway } from '../../src/gateway/start.js';
+import { initDataDir, openWarden, serveWarden, type Warden } from '../../src/cli/context.js';
+import type { StartedGateway } from '../../src/gateway/start.js';
 import { AgentClient } from '../../src/identity/client.js';
 import { readCredentialFile, writeCredentialFile } from '../../src/identity/credentials.js';
-import { generateAgentKey, startIdentityService, type IdentityService } from '../../src/identity/index.js';
+import { generateAgentKey, type IdentityService } from '../../src/identity/index.js';
 
 export const DIST_DEMO = fileURLToPath(new URL('../../dist/src/demo/', import.meta.url));
 
@@ -92,27 +92,9 @@ export async function startGatewayHarness(
   let gw: StartedGateway | undefined;
   let svc: IdentityService;
   try {
-    svc = await startIdentityService({
-      dataDir,
-      config: w.config,
-      store: w.store,
-      audit: w.audit,
-      tracing: w.tracing,
-      port: 0,
-      mcp: gatewayMount(
-        {
-          dataDir,
-          config: w.config,
-          store: w.store,
-          audit: w.audit,
-          log: (l) => logs.push(l),
-          tracing: w.tracing,
-        },
-        (g) => (gw = g),
-      ),
-    });
+    svc = await serveWarden(w, { port: 0, log: (l) => logs.push(l), onGateway: (g) => (gw = g) });
   } catch (err) {
-    await w.close();
+    // serveWarden has closed the data directory.
     rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }

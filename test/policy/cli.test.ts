@@ -1,13 +1,12 @@
 // `warden policy validate` and `warden policy test` as real processes (the built binary).
 
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { BASE_SCHEMA, loadPolicyDir } from '../../src/policy/index.js';
-import { WARDEN_BIN } from '../helpers/cli.js';
+import { runWarden, succeeded, type CliRun } from '../helpers/cli.js';
 import { PERMIT_ALL_TOOLS, policyDir, toolCall } from './helpers.js';
 
 const POLICIES = fileURLToPath(new URL('../../policies/', import.meta.url));
@@ -15,31 +14,14 @@ const STOCK = join(POLICIES, 'stock');
 const EXAMPLES = join(POLICIES, 'examples');
 const MAIL_TOOLS_JSON = join(EXAMPLES, 'mail-tools.json');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 function warden(args: string[]): Promise<Run> {
-  const env = { ...process.env };
-  delete env['WARDEN_HOME'];
-  delete env['WARDEN_DEBUG'];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WARDEN_BIN, ...args], { env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runWarden(args);
 }
 
 function ok(r: Run): string {
-  assert.equal(r.code, 0, `exit ${r.code}: ${r.stderr}`);
-  assert.equal(r.stderr, '');
-  return r.stdout;
+  return succeeded(r).stdout;
 }
 
 function requestFile(req: unknown): string {
