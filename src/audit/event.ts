@@ -36,7 +36,10 @@ export type AuditEventType =
   | 'tool.seen'
   | 'tool.quarantined'
   | 'tool.pinned'
-  | 'tool.rejected';
+  | 'tool.rejected'
+  | 'sandbox.started'
+  | 'sandbox.connect'
+  | 'script.run';
 
 export interface AuditEvent {
   type: AuditEventType;

@@ -28,12 +28,12 @@ function demoConfig(): string {
   if (!existsSync(workspace) || !existsSync(web)) {
     throw new WardenError('internal', 'the sample servers are not built: run `npm run build` first');
   }
-  return `# warden demo: two sample MCP servers, started from a pinned argv with an explicit (empty) environment.
+  return `# warden demo: two sample MCP servers, started from a pinned argv with an explicit (empty) environment,
+# each in the default sandbox profile (no sandbox section).
 upstreams:
   - name: workspace
     transport: stdio
     command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(workspace)}]
-    sandbox: none
     tools:
       list_emails: { labels: [private, untrusted] }
       read_file: { labels: [private] }
@@ -42,7 +42,6 @@ upstreams:
   - name: web
     transport: stdio
     command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(web)}, --rug-pull, '2']
-    sandbox: none
     tools:
       fetch_page: { labels: [untrusted] }
 `;
@@ -115,6 +114,9 @@ export function registerDemo(program: Command): void {
           const g = gw as unknown as StartedGateway;
           say(`Warden demo — data directory ${dataDir}`);
           say(`gateway at ${svc.issuer}/mcp, upstreams: workspace (mail, files), web (pages)`);
+          say(
+            '  each upstream runs in a kernel sandbox: its own namespaces, read-only root, private /tmp, no network, no capabilities, seccomp',
+          );
           say();
           say('1. Identity: a sponsor, a blueprint and an agent with its own key');
           await w.registry.addSponsor({ id: SPONSOR, name: 'Dana (demo sponsor)' });

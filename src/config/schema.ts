@@ -180,7 +180,11 @@ upstreams: []
 #    transport: stdio
 #    command: [node, /opt/mcp/filesystem/dist/index.js, /srv/shared]   # argv; never a shell string
 #    env: { LOG_LEVEL: info, API_TOKEN: { secret: files-token } }     # nothing else is inherited
-#    sandbox: none                                                      # required until sandboxing lands
+#    sandbox:                       # absent: the default profile (no network, read-only root, homes hidden)
+#      filesystem: { read: [/srv/shared] }
+#      network: { allow: [api.github.com:443] }   # each connection is also a Cedar connect decision
+#      limits: { memoryMb: 1024, processes: 64 }
+#    # sandbox: none                  # runs it bare: printed at start and recorded in the audit log
 #    tools:
 #      read_file: { labels: [private] }
 #  - name: mail

@@ -3,6 +3,7 @@
 
 import { z } from 'zod';
 import { ToolFlowConfigSchema } from '../policy/flow-labels.js';
+import { SandboxProfileSchema, SandboxSettingSchema } from '../sandbox/profile.js';
 
 /** A value taken from the gateway's environment or from the 0600 secrets file, never inline. */
 export const SecretRefSchema = z.union([
@@ -36,10 +37,11 @@ export const StdioUpstreamSchema = z
       .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.union([z.string().max(32768), SecretRefSchema]))
       .default({}),
     cwd: z.string().min(1).optional(),
-    /** Until the sandbox lands, an upstream must say `none` explicitly; it is printed and recorded. */
-    sandbox: z.literal('none', {
-      error: 'must be `none` (sandbox profiles arrive with the sandbox release): say so explicitly',
-    }),
+    /**
+     * The kernel sandbox the server runs in (absent: the default profile). `none` runs it bare,
+     * which is printed at start and recorded in the audit log.
+     */
+    sandbox: SandboxSettingSchema.default(() => SandboxProfileSchema.parse({})),
   })
   .strict();
 

@@ -14,6 +14,7 @@ import { ApprovalQueue } from './approvals.js';
 import { Gateway } from './gateway.js';
 import { ToolPins } from './pins.js';
 import type { Decider, DecisionTool } from './ports.js';
+import { requireSupport } from '../sandbox/launcher.js';
 import { Secrets } from './secrets.js';
 
 export interface StartedGateway {
@@ -133,7 +134,9 @@ export async function startGateway(o: GatewayStartOptions): Promise<StartedGatew
   const pins = new ToolPins(store, audit, { autoPin: config.gateway.autoPin });
   const approvals = new ApprovalQueue(store, audit, { ttlSeconds: config.gateway.approvalTtlSeconds });
   for (const u of config.upstreams) {
-    if (u.transport === 'stdio') {
+    if (u.transport === 'http') {
+      o.log(`upstream ${u.name}: ${u.url}${u.auth ? ` (${u.auth.type} credentials injected)` : ''}`);
+    } else if (u.sandbox === 'none') {
       o.log(`upstream ${u.name}: stdio ${JSON.stringify(u.command)} WITHOUT a sandbox (sandbox: none)`);
       await audit.record({
         type: 'mcp.session',
@@ -146,7 +149,16 @@ export async function startGateway(o: GatewayStartOptions): Promise<StartedGatew
         details: { event: 'upstream_unsandboxed', command: u.command },
       });
     } else {
-      o.log(`upstream ${u.name}: ${u.url}${u.auth ? ` (${u.auth.type} credentials injected)` : ''}`);
+      const net = u.sandbox.network.allow;
+      try {
+        requireSupport(`server ${q(u.name)}`, net.length > 0);
+        o.log(
+          `upstream ${u.name}: stdio ${JSON.stringify(u.command)} in a sandbox (${net.length > 0 ? `network through the proxy: ${net.join(', ')}` : 'no network'})`,
+        );
+      } catch (err) {
+        // Fail closed: the server refuses to start (each use says why); the others run.
+        o.log(`upstream ${u.name}: CANNOT START: ${(err as Error).message}`);
+      }
     }
   }
   const gateway = new Gateway({
@@ -161,6 +173,7 @@ export async function startGateway(o: GatewayStartOptions): Promise<StartedGatew
     tracing: o.tracing ?? NO_EXPORT,
     state: o.state,
     log: (line) => o.log(secrets.scrub(line)),
+    sandboxHide: [o.dataDir, join(o.dataDir, config.gateway.secretsFile), join(o.dataDir, config.store.path)],
   });
   return {
     gateway,

@@ -4,6 +4,7 @@
 // whole process when the session ends.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { spawnSandboxed, type SandboxSpec } from '../sandbox/launcher.js';
 import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
@@ -14,6 +15,8 @@ export interface StdioSpawn {
   cwd?: string;
   /** Receives the server's stderr, line by line, for the gateway's log. */
   onStderr?: (line: string) => void;
+  /** Run it in a kernel sandbox (absent: bare, for `sandbox: none`). */
+  sandbox?: Omit<SandboxSpec, 'argv' | 'env' | 'cwd'>;
 }
 
 export class ExplicitStdioTransport implements Transport {
@@ -29,18 +32,33 @@ export class ExplicitStdioTransport implements Transport {
     return this.child?.pid;
   }
 
-  start(): Promise<void> {
-    if (this.child) throw new Error('transport already started');
-    const [command, ...args] = this.params.argv;
-    return new Promise((resolve, reject) => {
-      // INVARIANT: shell is false and env is exactly the configured map.
-      const child = spawn(command as string, args, {
-        env: this.params.env,
-        ...(this.params.cwd ? { cwd: this.params.cwd } : {}),
-        shell: false,
-        stdio: ['pipe', 'pipe', 'pipe'],
-        windowsHide: true,
+  private async launch(): Promise<ChildProcess> {
+    const p = this.params;
+    if (p.sandbox) {
+      const sp = await spawnSandboxed({
+        ...p.sandbox,
+        argv: p.argv,
+        env: p.env,
+        ...(p.cwd ? { cwd: p.cwd } : {}),
       });
+      sp.child.once('close', () => void sp.cleanup());
+      return sp.child;
+    }
+    const [command, ...args] = p.argv;
+    // INVARIANT: shell is false and env is exactly the configured map.
+    return spawn(command as string, args, {
+      env: p.env,
+      ...(p.cwd ? { cwd: p.cwd } : {}),
+      shell: false,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      windowsHide: true,
+    });
+  }
+
+  async start(): Promise<void> {
+    if (this.child) throw new Error('transport already started');
+    const child = await this.launch();
+    return new Promise((resolve, reject) => {
       this.child = child;
       let started = false;
       child.once('error', (err) => {

@@ -32,6 +32,8 @@ import { WardenError, q } from '../errors.js';
 import type { HttpUpstreamConfig, UpstreamConfig } from './config.js';
 import type { Secrets } from './secrets.js';
 import { ExplicitStdioTransport } from './stdio-transport.js';
+import { hostAllowed } from '../sandbox/profile.js';
+import type { ConnectAttempt, ConnectVerdict } from '../sandbox/proxy.js';
 
 export class UpstreamError extends WardenError {
   constructor(
@@ -50,6 +52,8 @@ export interface ClientSide {
   elicit(server: string, req: ElicitRequest['params']): Promise<unknown>;
   listRoots(server: string, req: ListRootsRequest['params']): Promise<unknown>;
   log(server: string, params: LoggingMessageNotification['params']): void;
+  /** An outbound connection of the sandboxed server: decided by policy and recorded. */
+  connect(server: string, attempt: ConnectAttempt, allowlisted: boolean): Promise<ConnectVerdict>;
   listChanged(server: string, what: 'tools' | 'resources' | 'prompts'): void;
   stderr(server: string, line: string): void;
 }
@@ -75,6 +79,8 @@ export class UpstreamConnection {
     private readonly secrets: Secrets,
     private readonly clientSide: ClientSide,
     private readonly defaultTimeoutMs: number,
+    /** Never visible inside a sandbox: Warden's data directory (configuration, keys, database). */
+    private readonly sandboxHide: readonly string[] = [],
   ) {}
 
   get name(): string {
@@ -105,6 +111,12 @@ export class UpstreamConnection {
     const c = this.config;
     if (c.transport === 'stdio') {
       const env: Record<string, string> = {};
+      const profile = c.sandbox === 'none' ? undefined : c.sandbox;
+      // The profile's pass-through names first: the upstream's own `env` values win.
+      for (const k of profile?.env ?? []) {
+        const v = process.env[k];
+        if (v !== undefined) env[k] = v;
+      }
       for (const [k, v] of Object.entries(c.env))
         env[k] = typeof v === 'string' ? v : this.secrets.resolve(v);
       return new ExplicitStdioTransport({
@@ -112,6 +124,21 @@ export class UpstreamConnection {
         env,
         ...(c.cwd ? { cwd: c.cwd } : {}),
         onStderr: (line) => this.clientSide.stderr(this.name, line),
+        ...(profile
+          ? {
+              sandbox: {
+                name: this.name,
+                profile,
+                hide: this.sandboxHide,
+                decideConnect: (attempt) =>
+                  this.clientSide.connect(
+                    this.name,
+                    attempt,
+                    hostAllowed(profile.network.allow, attempt.host, attempt.port),
+                  ),
+              },
+            }
+          : {}),
       });
     }
     return new StreamableHTTPClientTransport(new URL(c.url), { fetch: this.authorisedFetch(c) });

@@ -112,9 +112,18 @@ export interface AgentRequestContext {
   time?: TimeFacts;
 }
 
-/** `context` of sampling/createMessage, elicitation/create, roots/list and connect. */
+/** `context` of sampling/createMessage, elicitation/create and roots/list. */
 export interface ServerRequestContext {
   time?: TimeFacts;
+}
+
+/** `context` of connect: an outbound connection of a sandboxed server. */
+export interface ConnectRequestContext {
+  time?: TimeFacts;
+  /** The destination matches the server's `sandbox.network.allow`. */
+  allowlisted: boolean;
+  /** The agent whose session started the server; "" when none did. */
+  agent?: string;
 }
 
 /** A request in Cedar's terms, ready for `statefulIsAuthorized` once a policy set id is added. */
@@ -318,6 +327,16 @@ function contextOf(spec: ActionSpec, v: unknown, nowMs: number): Record<string, 
   if (spec.context === 'server') {
     only(c, ['time'], 'context');
     return { time: timeOf(c['time'], nowMs) };
+  }
+  if (spec.context === 'connect') {
+    only(c, ['time', 'allowlisted', 'agent'], 'context');
+    const agent = c['agent'] ?? '';
+    if (typeof agent !== 'string') throw bad('context.agent', 'a string');
+    return {
+      time: timeOf(c['time'], nowMs),
+      allowlisted: bool(c['allowlisted'], 'context.allowlisted'),
+      agent,
+    };
   }
   only(c, ['arguments', 'flow', 'grant', 'delegation_depth', 'time'], 'context');
   const f = obj(c['flow'], 'context.flow');

@@ -45,8 +45,12 @@ namespace Warden {
     delegation_depth: Long,
     time: Time
   };
-  // The context of requests an upstream server makes (sampling, elicitation, roots, connect).
+  // The context of requests an upstream server makes (sampling, elicitation, roots).
   type ServerContext = { time: Time };
+  // The context of an outbound connection of a sandboxed server through Warden's proxy.
+  //   allowlisted: the destination matches the server's sandbox.network.allow in warden.yaml
+  //   agent:       the agent whose session started the server ("" for \`warden sandbox run\`)
+  type ConnectContext = { time: Time, allowlisted: Bool, agent: String };
 
   entity Blueprint;
   entity Sponsor;
@@ -80,7 +84,7 @@ namespace Warden {
   // An upstream server asking the agent's client for something.
   action "sampling/createMessage", "elicitation/create", "roots/list"
     appliesTo { principal: [Server], resource: [Agent], context: ServerContext };
-  action "connect" appliesTo { principal: [Server], resource: [Host], context: ServerContext };
+  action "connect" appliesTo { principal: [Server], resource: [Host], context: ConnectContext };
 `;
 
 /** The base schema: no per-tool actions. */
@@ -94,7 +98,7 @@ export interface ActionSpec {
   readonly id: string;
   readonly principal: PrincipalType;
   readonly resource: ResourceType;
-  readonly context: 'agent' | 'server';
+  readonly context: 'agent' | 'server' | 'connect';
   /** Per-tool actions only: the tool and the type of its arguments. */
   readonly tool?: { readonly server: string; readonly name: string; readonly args: RecordArgType };
   /** The action entity with its parents, for requests evaluated without the schema. */
@@ -121,7 +125,7 @@ const BASE_ACTIONS: readonly ActionSpec[] = [
   { id: 'sampling/createMessage', principal: 'Server', resource: 'Agent', context: 'server' },
   { id: 'elicitation/create', principal: 'Server', resource: 'Agent', context: 'server' },
   { id: 'roots/list', principal: 'Server', resource: 'Agent', context: 'server' },
-  { id: 'connect', principal: 'Server', resource: 'Host', context: 'server' },
+  { id: 'connect', principal: 'Server', resource: 'Host', context: 'connect' },
 ];
 
 // The gateway's upstream names are [a-z0-9-]; this is wider but never holds `/`, which separates

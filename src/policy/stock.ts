@@ -19,8 +19,9 @@ export const STOCK_POLICIES: readonly PolicyFile[] = [
 // other stock files (and yours) then carve out what must not happen even inside it.
 //
 // Nothing here permits what an upstream server asks of the agent's client
-// (sampling/createMessage, elicitation/create, roots/list) or a sandboxed server's outbound
-// connections (connect): those stay denied until you permit them, for example
+// (sampling/createMessage, elicitation/create, roots/list): those stay denied until you permit
+// them; a sandboxed server's outbound connections (connect) are permitted by
+// 30-sandbox-connect-allowlisted.cedar only to its allowlist. For example
 //
 //   permit (
 //     principal == Warden::Server::"docs",
@@ -103,6 +104,30 @@ when {
   resource.labels.containsAny(["egress", "consequential"]) &&
   !context.flow.tainted_args.isEmpty()
 };
+`,
+  },
+  {
+    name: '30-sandbox-connect-allowlisted.cedar',
+    text: `// Warden stock policy pack: outbound connections of sandboxed servers.
+//
+// A sandboxed server has no network of its own. Its connections go through Warden's proxy, and
+// each one is a \`connect\` request: the server is the principal, the destination (the name the
+// server asked for, and the port) the resource. This permits exactly the destinations listed in
+// the server's \`sandbox.network.allow\` in warden.yaml (context.allowlisted); anything else stays
+// denied. Narrow it with forbids of your own, for example
+//
+//   @id("no-plain-http")
+//   forbid (principal, action == Warden::Action::"connect", resource)
+//   when { resource.port == 80 };
+
+@id("stock/sandbox-connect-allowlisted")
+@reason("the destination is in the server's sandbox.network.allow")
+permit (
+  principal is Warden::Server,
+  action == Warden::Action::"connect",
+  resource is Warden::Host
+)
+when { context.allowlisted };
 `,
   },
 ];

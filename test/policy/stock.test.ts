@@ -40,7 +40,7 @@ describe('stock pack', () => {
     );
   });
 
-  it('validates against the base schema with its three policies and no warnings', () => {
+  it('validates against the base schema with its four policies and no warnings', () => {
     const set = loadPolicyDir(STOCK_DIR, BASE_SCHEMA);
     assert.deepEqual(
       set.policies.map((p) => [p.id, p.effect, p.approval !== undefined]),
@@ -48,9 +48,33 @@ describe('stock pack', () => {
         ['stock/baseline-agent-requests', 'permit', false],
         ['stock/egress-after-private-and-untrusted', 'forbid', true],
         ['stock/tainted-sensitive-argument', 'forbid', false],
+        ['stock/sandbox-connect-allowlisted', 'permit', false],
       ],
     );
     assert.deepEqual(set.warnings, []);
+  });
+
+  it("permits a sandboxed server's connection only to its allowlist", () => {
+    const connect = (allowlisted: boolean) =>
+      e.decide({
+        principal: { type: 'Server', id: 'github' },
+        action: 'connect',
+        resource: { type: 'Host', id: 'api.github.com:443', attrs: { name: 'api.github.com', port: 443 } },
+        context: { allowlisted, agent: 'spiffe://warden.local/agent/a/b' },
+      });
+    const yes = connect(true);
+    assert.deepEqual([yes.effect, yes.policies], ['allow', ['stock/sandbox-connect-allowlisted']]);
+    const no = connect(false);
+    assert.deepEqual([no.effect, no.policies], ['deny', []]);
+    // A request without the fact is malformed: refused, with the reason among its errors.
+    const bad = e.decide({
+      principal: { type: 'Server', id: 'github' },
+      action: 'connect',
+      resource: { type: 'Host', id: 'x:1', attrs: { name: 'x', port: 1 } },
+      context: {},
+    });
+    assert.equal(bad.effect, 'deny');
+    assert.match(JSON.stringify(bad.errors), /allowlisted/);
   });
 
   it('permits tool calls, resource reads and prompts of agents', () => {
@@ -159,6 +183,7 @@ describe('stock pack', () => {
     assert.deepEqual(installStockPolicies(dir), [
       '10-egress-after-private-and-untrusted.cedar',
       '20-tainted-sensitive-argument.cedar',
+      '30-sandbox-connect-allowlisted.cedar',
     ]);
     assert.equal(readFileSync(join(dir, '00-baseline.cedar'), 'utf8'), '// mine\n');
     assert.deepEqual(installStockPolicies(dir), []);
