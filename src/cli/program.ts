@@ -23,6 +23,7 @@ import { registerAudit } from './audit.js';
 import { registerWitness } from './witness.js';
 import { registerReplay } from './replay.js';
 import { registerTrace } from './trace.js';
+import { registerSandbox } from './sandbox.js';
 import { reportError } from './util.js';
 
 /** The version in our package.json, found from src/cli (tsx) or dist/src/cli (built) alike. */
@@ -83,6 +84,7 @@ export function buildProgram(): Command {
   registerWitness(program);
   registerReplay(program);
   registerTrace(program);
+  registerSandbox(program);
   return program;
 }
 

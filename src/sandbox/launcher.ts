@@ -138,14 +138,50 @@ export async function spawnSandboxed(
   spec: SandboxSpec,
   stdio: 'pipe' | 'inherit' = 'pipe',
 ): Promise<SandboxedProcess> {
+  const network = spec.profile.network.allow.length > 0;
+  if (!network) return launch(spec, stdio, undefined);
+  if (!spec.decideConnect) throw new SandboxError(`server ${q(spec.name)}: no connection decider`);
+  const support = requireSupport(`server ${q(spec.name)}`, true);
+  const uid = sandboxUid(spec.profile, support);
+  const proxy = await EgressProxy.start({
+    decide: spec.decideConnect,
+    ...(support.root ? { owner: uid } : {}),
+  });
+  try {
+    return launch(spec, stdio, { proxy, uid });
+  } catch (err) {
+    await proxy.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * The same, synchronously, for profiles without network (code mode's workers): the private /tmp
+ * is removed when the process closes.
+ */
+export function spawnSandboxedSync(spec: SandboxSpec, stdio: 'pipe' | 'inherit' = 'pipe'): ChildProcess {
+  if (spec.profile.network.allow.length > 0)
+    throw new SandboxError(`${q(spec.name)}: a profile with network needs spawnSandboxed`);
+  const sp = launch(spec, stdio, undefined);
+  sp.child.once('close', () => void sp.cleanup());
+  return sp.child;
+}
+
+function sandboxUid(profile: SandboxProfile, support: SandboxSupport): number {
+  return support.root ? (profile.runAs ?? freshUid()) : (process.getuid?.() ?? 65534);
+}
+
+function launch(
+  spec: SandboxSpec,
+  stdio: 'pipe' | 'inherit',
+  net: { proxy: EgressProxy; uid: number } | undefined,
+): SandboxedProcess {
   const { profile } = spec;
-  const network = profile.network.allow.length > 0;
-  const support = requireSupport(`server ${q(spec.name)}`, network);
-  if (network && !spec.decideConnect) throw new SandboxError(`server ${q(spec.name)}: no connection decider`);
+  const support = requireSupport(`server ${q(spec.name)}`, net !== undefined);
   const bin = support.bin as Required<SandboxSupport['bin']>;
   const root = support.root;
-  const uid = root ? (profile.runAs ?? freshUid()) : (process.getuid?.() ?? 65534);
-
+  const uid = net?.uid ?? sandboxUid(profile, support);
+  const proxy = net?.proxy;
   const program = resolveProgram(spec.argv[0] as string, spec.env);
   const hide = spec.hide.map((p) => resolve(p));
   const readPaths = [...profile.filesystem.read];
@@ -182,18 +218,11 @@ export async function spawnSandboxed(
   const tmp = mkdtempSync(join(tmpdir(), 'warden-sbx-'));
   chmodSync(tmp, 0o700);
   if (root) chownSync(tmp, uid, uid);
-  let proxy: EgressProxy | undefined;
   const cleanup = async (): Promise<void> => {
     await proxy?.close().catch(() => undefined);
     rmSync(tmp, { recursive: true, force: true });
   };
   try {
-    if (network) {
-      proxy = await EgressProxy.start({
-        decide: spec.decideConnect as ConnectDecider,
-        ...(root ? { owner: uid } : {}),
-      });
-    }
     const limits = profile.limits;
     const argv: string[] = [
       bin.prlimit,
@@ -238,7 +267,8 @@ export async function spawnSandboxed(
     const hidden = [...hide, ...profile.filesystem.deny];
     for (const p of hidden) {
       // Inside a directory hidden already: nothing to do (and nothing to mount on, read-only).
-      if (!existsSync(p) || hidden.some((h) => h !== p && within(p, h))) continue;
+      // Under /tmp: the sandbox has a private /tmp, so the host's is invisible anyway.
+      if (!existsSync(p) || within(p, '/tmp') || hidden.some((h) => h !== p && within(p, h))) continue;
       if (statSync(p).isDirectory()) argv.push('--tmpfs', p, '--remount-ro', p);
       else argv.push('--ro-bind', '/dev/null', p);
     }
@@ -275,7 +305,7 @@ export async function spawnSandboxed(
     seccomp?.end(seccompProgram());
     return { child, cleanup };
   } catch (err) {
-    await cleanup();
+    rmSync(tmp, { recursive: true, force: true });
     throw err;
   }
 }
