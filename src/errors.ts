@@ -23,6 +23,10 @@ export type WardenErrorCode =
   | 'audit_unavailable'
   | 'audit_entry_invalid'
   | 'audit_log_invalid'
+  // containment
+  | 'sandbox_unavailable'
+  | 'sandbox_limit'
+  | 'path_refused'
   | 'internal';
 
 export class WardenError extends Error {

@@ -24,7 +24,6 @@ upstreams:
   - name: workspace
     transport: stdio
     command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(join(DIST_DEMO, 'workspace-server.js'))}]
-    sandbox: none
     tools:
       list_emails: { labels: [private, untrusted] }
       read_file: { labels: [private] }
@@ -33,7 +32,6 @@ upstreams:
   - name: web
     transport: stdio
     command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(join(DIST_DEMO, 'web-server.js'))}, --rug-pull, '3']
-    sandbox: none
     tools:
       fetch_page: { labels: [untrusted] }
 ${extra}`;
