@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { ToolFlowConfigSchema } from '../policy/flow-labels.js';
 import { SandboxProfileSchema, SandboxSettingSchema } from '../sandbox/profile.js';
+import { CodeModeSettingsSchema } from './code-mode-tool.js';
 
 /** A value taken from the gateway's environment or from the 0600 secrets file, never inline. */
 export const SecretRefSchema = z.union([
@@ -20,7 +21,10 @@ export const ToolSettingsSchema = ToolFlowConfigSchema;
 const NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
 
 const common = {
-  name: z.string().regex(NAME, 'must be 1-32 characters of a-z, 0-9 and -, starting with a letter or digit'),
+  name: z
+    .string()
+    .regex(NAME, 'must be 1-32 characters of a-z, 0-9 and -, starting with a letter or digit')
+    .refine((n) => n !== 'warden', '`warden` is reserved for the tools Warden offers itself'),
   tools: z.record(z.string().min(1).max(128), ToolSettingsSchema).default({}),
   /** Per-call timeout for this upstream (ms). */
   callTimeoutMs: z.number().int().min(100).max(600_000).optional(),
@@ -95,6 +99,8 @@ export const GatewaySettingsSchema = z
     policyDir: z.string().min(1).default('policies'),
     /** Secrets file (mode 0600), relative to the data directory. */
     secretsFile: z.string().min(1).default('secrets.yaml'),
+    /** Code mode: `warden__run_script` (see src/gateway/code-mode-tool.ts). */
+    codeMode: CodeModeSettingsSchema.prefault({}),
   })
   .strict();
 export type GatewaySettings = z.infer<typeof GatewaySettingsSchema>;

@@ -46,6 +46,14 @@ import type { Secrets } from './secrets.js';
 import { parseToolDefinition, type ToolDefinition } from './tool-definition.js';
 import { UpstreamConnection, UpstreamError, type ClientSide } from './upstream.js';
 import type { ConnectAttempt, ConnectVerdict } from '../sandbox/proxy.js';
+import {
+  RUN_SCRIPT,
+  RUN_SCRIPT_HASH,
+  RUN_SCRIPT_TOOL,
+  WARDEN_SERVER,
+  scriptOf,
+  type CodeMode,
+} from './code-mode-tool.js';
 
 export interface GatewayDeps {
   upstreams: readonly UpstreamConfig[];
@@ -63,6 +71,8 @@ export interface GatewayDeps {
   log: (line: string) => void;
   /** Paths never visible inside a sandboxed server: Warden's data directory. */
   sandboxHide?: readonly string[];
+  /** `warden__run_script`, when enabled. */
+  codeMode?: CodeMode;
 }
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -339,6 +349,8 @@ export class GatewaySession {
         // INVARIANT: agents see exactly the pinned definition, nothing the hash does not cover.
         tools.push({ ...t.def, name });
       }
+      const script = this.scriptTool(principal);
+      if (script) tools.push({ ...script.def, name: exposedName(WARDEN_SERVER, RUN_SCRIPT) });
       return { tools };
     });
 
@@ -508,7 +520,11 @@ export class GatewaySession {
     const started = process.hrtime.bigint();
     const trace = span.ids;
     const target = splitExposedName(params.name);
-    if (!target || !this.deps.upstreams.some((u) => u.name === target.server)) {
+    const own = target?.server === WARDEN_SERVER && this.deps.codeMode?.settings.enabled === true;
+    if (!target || (!own && !this.deps.upstreams.some((u) => u.name === target.server))) {
+      throw gatewayError(ErrorCode.InvalidParams, `unknown tool ${q(params.name)}`);
+    }
+    if (own && target.name !== RUN_SCRIPT) {
       throw gatewayError(ErrorCode.InvalidParams, `unknown tool ${q(params.name)}`);
     }
     if (!this.envelopeAllows(principal, target.server, target.name)) {
@@ -525,7 +541,7 @@ export class GatewaySession {
         `tool ${q(params.name)} is outside the envelope of blueprint ${q(principal.blueprint)}`,
       );
     }
-    let t = this.toolIndex.get(params.name);
+    let t = own ? this.wardenTool() : this.toolIndex.get(params.name);
     if (!t) {
       await this.forward(() => this.indexServer(target.server));
       t = this.toolIndex.get(params.name);
@@ -603,6 +619,7 @@ export class GatewaySession {
     if (effect !== 'allow') throw this.refusal({ ...decision, effect });
 
     this.flow.recordCall(t.flow.labels);
+    if (own) return this.runScript(args, principal, extra, trace, callHash);
     const up = this.upstream(t.server) as UpstreamConnection;
     const progressToken = params._meta?.['progressToken'];
     let calls = this.inFlight.get(t.server);
@@ -649,6 +666,105 @@ export class GatewaySession {
       trace,
     ).catch((err: unknown) => this.deps.log(`audit of a result failed: ${(err as Error).message}`));
     return result;
+  }
+
+  /** Warden's own tool as the pipeline sees an upstream's. */
+  private wardenTool(): IndexedTool {
+    return {
+      server: WARDEN_SERVER,
+      tool: RUN_SCRIPT_TOOL,
+      def: parseToolDefinition(WARDEN_SERVER, RUN_SCRIPT_TOOL),
+      hash: RUN_SCRIPT_HASH,
+      flow: resolveToolFlow(undefined, RUN_SCRIPT_TOOL.annotations),
+    };
+  }
+
+  /** `warden__run_script`, when code mode is on and the envelope and policy could allow it. */
+  private scriptTool(principal: Principal): IndexedTool | undefined {
+    if (this.deps.codeMode?.settings.enabled !== true) return undefined;
+    if (!this.envelopeAllows(principal, WARDEN_SERVER, RUN_SCRIPT)) return undefined;
+    const t = this.wardenTool();
+    const could = this.deps.decider.couldAllow(
+      { principal: this.principalAttrs(principal), action: 'tools/call', resource: this.toolResource(t) },
+      this.decisionTool(t),
+    );
+    return could ? t : undefined;
+  }
+
+  /**
+   * Run the agent's program in a fresh isolate. Its tools are those the agent is offered now (not
+   * run_script itself); each call is a full tools/call of this session, with its own decision,
+   * flow tracking and audit entries, in a span under this one.
+   */
+  private async runScript(
+    args: Record<string, unknown>,
+    principal: Principal,
+    extra: Extra,
+    trace: TraceIds,
+    callHash: string,
+  ): Promise<CallToolResult> {
+    const code = scriptOf(args);
+    if (typeof code !== 'string') return { isError: true, content: [{ type: 'text', text: code.error }] };
+    const tools = [...this.toolIndex.entries()]
+      .filter(
+        ([, t]) =>
+          this.envelopeAllows(principal, t.server, t.tool.name) &&
+          this.deps.decider.couldAllow(
+            {
+              principal: this.principalAttrs(principal),
+              action: 'tools/call',
+              resource: this.toolResource(t),
+            },
+            this.decisionTool(t),
+          ),
+      )
+      .map(([name]) => name);
+    const runner = (this.deps.codeMode as CodeMode).get();
+    const outcome = await runner.run(code, {
+      tools,
+      signal: extra.signal,
+      invoke: async (name, a) => {
+        const meta = { traceparent: formatTraceparent(trace) };
+        const span = this.startSpan('tools/call', name, meta, principal, extra);
+        try {
+          return await this.traced(span, () =>
+            this.callTool({ name, arguments: a, _meta: meta }, extra, span),
+          );
+        } catch (err) {
+          throw new Error(
+            err instanceof McpError ? err.message.replace(/^MCP error -?\d+: /, '') : 'the call failed',
+          );
+        }
+      },
+    });
+    await this.audit(
+      'script.run',
+      outcome.ok ? 'success' : 'refused',
+      WARDEN_SERVER,
+      RUN_SCRIPT,
+      {
+        call_hash: callHash,
+        ok: outcome.ok,
+        ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+        tool_calls: outcome.toolCalls,
+        ms: outcome.ms,
+        cold: outcome.cold,
+        result_digest: digest(outcome.value ?? null),
+      },
+      principal,
+      trace,
+    );
+    const content: CallToolResult['content'] = [
+      {
+        type: 'text',
+        text: outcome.ok
+          ? JSON.stringify(outcome.value ?? null)
+          : `the script failed: ${outcome.error ?? ''}`,
+      },
+    ];
+    if (outcome.logs) content.push({ type: 'text', text: `console:\n${outcome.logs}` });
+    const result: CallToolResult = { content, ...(outcome.ok ? {} : { isError: true }) };
+    return redactSecrets(result, this.secretPatterns()).result;
   }
 
   private async forward<T>(fn: () => Promise<T>): Promise<T> {
@@ -781,7 +897,7 @@ export class GatewaySession {
   }
 
   private audit(
-    type: 'mcp.decision' | 'mcp.result' | 'mcp.server_request',
+    type: 'mcp.decision' | 'mcp.result' | 'mcp.server_request' | 'script.run',
     outcome: 'success' | 'refused',
     server: string,
     target: string | null,

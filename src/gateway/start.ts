@@ -15,6 +15,7 @@ import { Gateway } from './gateway.js';
 import { ToolPins } from './pins.js';
 import type { Decider, DecisionTool } from './ports.js';
 import { requireSupport } from '../sandbox/launcher.js';
+import { CodeMode } from './code-mode-tool.js';
 import { Secrets } from './secrets.js';
 
 export interface StartedGateway {
@@ -161,6 +162,8 @@ export async function startGateway(o: GatewayStartOptions): Promise<StartedGatew
       }
     }
   }
+  const hide = [o.dataDir, join(o.dataDir, config.gateway.secretsFile), join(o.dataDir, config.store.path)];
+  const codeMode = new CodeMode(config.gateway.codeMode, hide);
   const gateway = new Gateway({
     upstreams: config.upstreams,
     settings: config.gateway,
@@ -173,7 +176,8 @@ export async function startGateway(o: GatewayStartOptions): Promise<StartedGatew
     tracing: o.tracing ?? NO_EXPORT,
     state: o.state,
     log: (line) => o.log(secrets.scrub(line)),
-    sandboxHide: [o.dataDir, join(o.dataDir, config.gateway.secretsFile), join(o.dataDir, config.store.path)],
+    sandboxHide: hide,
+    codeMode,
   });
   return {
     gateway,
@@ -183,6 +187,7 @@ export async function startGateway(o: GatewayStartOptions): Promise<StartedGatew
     async close() {
       watcher.close();
       await gateway.close();
+      await codeMode.close();
     },
   };
 }

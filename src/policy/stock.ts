@@ -18,6 +18,16 @@ export const STOCK_POLICIES: readonly PolicyFile[] = [
 // request that reaches this policy is already inside the agent's envelope. The forbids in the
 // other stock files (and yours) then carve out what must not happen even inside it.
 //
+// It does not permit Warden's own tool, warden__run_script (code mode: the agent's program runs
+// in a disposable isolate and calls its tools through this same pipeline). Give it to the agents
+// that should have it, for example
+//
+//   permit (
+//     principal in Warden::Blueprint::"analyst",
+//     action in Warden::Action::"tools/call",
+//     resource == Warden::Tool::"warden/run_script"
+//   );
+//
 // Nothing here permits what an upstream server asks of the agent's client
 // (sampling/createMessage, elicitation/create, roots/list): those stay denied until you permit
 // them; a sandboxed server's outbound connections (connect) are permitted by
@@ -45,7 +55,8 @@ permit (
     Warden::Action::"prompts/get"
   ],
   resource
-);
+)
+unless { resource.server == "warden" };
 `,
   },
   {
