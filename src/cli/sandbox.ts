@@ -92,7 +92,11 @@ export function registerSandbox(program: Command): void {
           s.items.map((i) => ({
             CHECK: i.name,
             STATUS: i.ok ? 'ok' : i.required ? 'MISSING' : 'unavailable',
-            NEEDED: i.required ? 'always' : i.name === 'Landlock' ? 'no (informational)' : 'for network.allow',
+            NEEDED: i.required
+              ? 'always'
+              : i.name === 'Landlock'
+                ? 'no (informational)'
+                : 'for network.allow',
             DETAIL: i.detail + (!i.ok && i.fix ? ` (install: ${i.fix})` : ''),
           })),
           opts.json === true,
