@@ -173,6 +173,15 @@ gateway:
   policyDir: policies
   # Upstream credentials referenced as {secret: NAME}; must be mode 0600.
   secretsFile: secrets.yaml
+  # Code mode: warden__run_script runs an agent's program once in a disposable isolate inside the
+  # sandbox; offered only to agents a policy permits it (see policies/00-baseline.cedar).
+  codeMode:
+    enabled: true
+    pool: 1               # sandboxed workers kept started
+    wallMs: 5000
+    maxToolCalls: 100
+    maxCallsPerSecond: 50
+    memoryMb: 32          # the isolate's memory
 
 # Upstream MCP servers. Tools are offered to agents as <upstream>__<tool>.
 upstreams: []
