@@ -12,6 +12,7 @@ import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { WardenError, q } from '../errors.js';
+import { lineReader } from './lines.js';
 
 export interface ScriptLimits {
   /**
@@ -138,29 +139,6 @@ function bounded(text: string): string {
 
 function messageOf(err: unknown): string {
   return bounded(err instanceof Error ? err.message : String(err));
-}
-
-/** Split a byte stream into lines, refusing a line longer than `max` bytes. */
-function lineReader(max: number, onLine: (line: string) => void, onTooLong: () => void) {
-  let parts: Buffer[] = [];
-  let size = 0;
-  return (chunk: Buffer): void => {
-    let start = 0;
-    for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
-      const piece = chunk.subarray(start, nl);
-      if (size + piece.length > max) return onTooLong();
-      const line = Buffer.concat([...parts, piece]).toString('utf8');
-      parts = [];
-      size = 0;
-      start = nl + 1;
-      onLine(line);
-    }
-    if (start < chunk.length) {
-      size += chunk.length - start;
-      if (size > max) return onTooLong();
-      parts.push(chunk.subarray(start));
-    }
-  };
 }
 
 type WorkerEvent =

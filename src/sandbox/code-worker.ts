@@ -25,6 +25,7 @@ import {
 import { setFlagsFromString } from 'node:v8';
 import { q } from '../errors.js';
 import type { WorkerLimits, WorkerReply, WorkerRequest } from './code-mode.js';
+import { lineReader } from './lines.js';
 
 // INVARIANT: stdout carries protocol lines only. Emscripten binds `console.log` when the module loads
 // and would print there; so would any stray diagnostic.
@@ -160,29 +161,6 @@ function exit(code: number, report: WorkerReply): void {
 
 function bounded(text: string): string {
   return text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS - 3)}...` : text;
-}
-
-/** Split a byte stream into lines, refusing a line longer than `max` bytes. */
-function lineReader(max: number, onLine: (line: string) => void, onTooLong: () => void) {
-  let parts: Buffer[] = [];
-  let size = 0;
-  return (chunk: Buffer): void => {
-    let start = 0;
-    for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
-      const piece = chunk.subarray(start, nl);
-      if (size + piece.length > max) return onTooLong();
-      const line = Buffer.concat([...parts, piece]).toString('utf8');
-      parts = [];
-      size = 0;
-      start = nl + 1;
-      onLine(line);
-    }
-    if (start < chunk.length) {
-      size += chunk.length - start;
-      if (size > max) return onTooLong();
-      parts.push(chunk.subarray(start));
-    }
-  };
 }
 
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
