@@ -38,7 +38,9 @@ export interface SandboxSupport {
   root: boolean;
 }
 
-const SEARCH = (process.env['PATH'] ?? '').split(delimiter).concat(['/usr/local/bin', '/usr/bin', '/bin']);
+// Warden's own PATH, or the standard directories when it has none: what an operator's PATH
+// leaves out is missing (`warden sandbox check` says so), not found behind their back.
+const SEARCH = (process.env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter);
 
 /** The absolute path of an executable on PATH (or the standard directories). */
 export function which(name: string): string | undefined {

@@ -18,9 +18,13 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Run `warden <args>` in `cwd`, without the caller's WARDEN_HOME or WARDEN_DEBUG. */
-export function runWarden(args: string[], cwd?: string): Promise<CliRun> {
-  const env = { ...process.env };
+/** Run `warden <args>` in `cwd`, without the caller's WARDEN_HOME or WARDEN_DEBUG; `extraEnv` on top. */
+export function runWarden(
+  args: string[],
+  cwd?: string,
+  extraEnv: Record<string, string> = {},
+): Promise<CliRun> {
+  const env = { ...process.env, ...extraEnv };
   delete env['WARDEN_HOME'];
   delete env['WARDEN_DEBUG'];
   return new Promise((resolve, reject) => {
