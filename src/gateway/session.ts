@@ -326,18 +326,23 @@ export class GatewaySession {
     }
   }
 
+  /** List the tools of every upstream the agent's envelope includes (an offline one is skipped). */
+  private async indexAll(principal: Principal): Promise<void> {
+    const servers = this.deps.upstreams.map((u) => u.name).filter((n) => this.envelopeAllows(principal, n));
+    await Promise.all(
+      servers.map((n) =>
+        this.indexServer(n).catch((err: unknown) =>
+          this.deps.log(`upstream ${n} offline: ${(err as Error).message}`),
+        ),
+      ),
+    );
+  }
+
   private installHandlers(): void {
     const s = this.server;
     s.setRequestHandler(ListToolsRequestSchema, async (_req, extra) => {
       const principal = principalOf(extra);
-      const servers = this.deps.upstreams.map((u) => u.name).filter((n) => this.envelopeAllows(principal, n));
-      await Promise.all(
-        servers.map((n) =>
-          this.indexServer(n).catch((err: unknown) =>
-            this.deps.log(`upstream ${n} offline: ${(err as Error).message}`),
-          ),
-        ),
-      );
+      await this.indexAll(principal);
       const tools: Tool[] = [];
       for (const [name, t] of this.toolIndex) {
         if (!this.envelopeAllows(principal, t.server, t.tool.name)) continue;
@@ -705,6 +710,8 @@ export class GatewaySession {
   ): Promise<CallToolResult> {
     const code = scriptOf(args);
     if (typeof code !== 'string') return { isError: true, content: [{ type: 'text', text: code.error }] };
+    // A program may come before the agent ever listed its tools.
+    if (this.toolIndex.size === 0) await this.indexAll(principal);
     const tools = [...this.toolIndex.entries()]
       .filter(
         ([, t]) =>

@@ -154,3 +154,23 @@ test('the worker process runs in the kernel sandbox', async () => {
   assert.notEqual(found.uid, 0, 'not root');
   assert.notEqual(found.pidns, readlinkSync('/proc/self/ns/pid'), 'in its own PID namespace');
 });
+
+test('a program works before its agent ever listed its tools', async () => {
+  const fresh = await h.connect('coder-2');
+  const r = await fresh.client.callTool({
+    name: 'warden__run_script',
+    arguments: { code: 'return (await tools.workspace__sent_count({})).content[0].text;' },
+  });
+  assert.notEqual(r.isError, true, text(r));
+  assert.match(text(r), /^"\d+"$/);
+});
+
+test('a program that is not a string is refused before anything runs', async () => {
+  // The arguments are typed from the tool's input schema: a number for `code` fails the decision.
+  const runs = (await readEvents(h.w.store, { type: 'script.run' })).length;
+  await assert.rejects(
+    client.callTool({ name: 'warden__run_script', arguments: { code: 42 } }),
+    /refused: no policy permits it: the request could not be evaluated/,
+  );
+  assert.equal((await readEvents(h.w.store, { type: 'script.run' })).length, runs);
+});
