@@ -118,8 +118,6 @@ const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 const START_TIMEOUT_MS = 10_000;
 /** Past its deadline the worker stops the program and reports; the parent kills it this much later. */
 const KILL_GRACE_MS = 250;
-/** How long a worker that reported may take to exit before it is killed. */
-const EXIT_GRACE_MS = 250;
 const MAX_ERROR_CHARS = 2000;
 const MAX_STDERR_CHARS = 8192;
 const LOG_TRUNCATED = '[log truncated]\n';
@@ -438,9 +436,8 @@ class ScriptRun {
     this.timers.length = 0;
     this.request.signal?.removeEventListener('abort', this.onAbort);
     if (this.worker.exited) return this.settle();
-    // A worker that reported exits by itself; anything else is killed now.
-    if (this.reported) this.timers.push(setTimeout(() => this.worker.kill(), EXIT_GRACE_MS));
-    else this.worker.kill();
+    // Never reused, so there is nothing to wait for: the process goes now, reported or not.
+    this.worker.kill();
   }
 
   private settle(): void {
@@ -542,8 +539,6 @@ export class ScriptRunner {
         });
       }
     }
-    // Replace it after this run's message is on its way, so the run does not wait for a fork.
-    setImmediate(() => this.refill());
     const run = new ScriptRun(
       worker,
       { code, tools, invoke: o.invoke, signal: o.signal },
@@ -552,7 +547,13 @@ export class ScriptRunner {
       !worker.ready,
     );
     this.runs.add(run);
-    void run.result.finally(() => this.runs.delete(run));
+    // Replace the process once this run is over: a start (spawning, then Node and QuickJS loading
+    // for about 60 ms of CPU) during the run competes with it for the cores. And after the caller
+    // has its outcome: the spawn itself is synchronous.
+    void run.result.finally(() => {
+      this.runs.delete(run);
+      setImmediate(() => this.refill());
+    });
     return run.result;
   }
 
