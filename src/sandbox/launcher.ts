@@ -17,7 +17,7 @@
 //   passed as positional parameters: nothing from configuration is ever parsed by the shell).
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, rmSync, statSync, chmodSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -105,21 +105,65 @@ function within(path: string, dir: string): boolean {
   return path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
 }
 
-/** Every directory above `path` must let `uid` through (others' execute bit, or its own). */
+/**
+ * The closest thing that keeps `uid` out of `path`: a directory above it without the execute bit
+ * for others, or the path itself unreadable by others (a directory also needs execute). Warden
+ * clears the sandbox's groups, so only "others" and ownership count.
+ */
 function reachableBy(uid: number, path: string): string | undefined {
-  let dir = dirname(path);
+  const closed = (p: string, need: number): boolean => {
+    const st = statSync(p);
+    return st.uid !== uid && (st.mode & need) !== need;
+  };
+  try {
+    const st = statSync(path);
+    if (closed(path, st.isDirectory() ? 0o005 : 0o004)) return path;
+  } catch {
+    return undefined;
+  }
   const blocked: string[] = [];
-  for (;;) {
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
     try {
-      const st = statSync(dir);
-      if (st.uid !== uid && (st.mode & 0o001) === 0) blocked.push(dir);
+      if (closed(dir, 0o001)) blocked.push(dir);
     } catch {
       return undefined;
     }
     if (dir === '/') break;
-    dir = dirname(dir);
   }
   return blocked.at(-1);
+}
+
+/** Visible inside without being listed: not under a hidden directory, nor the private /tmp. */
+function shownByDefault(p: string): boolean {
+  return !DEFAULT_HIDDEN_DIRS.some((h) => within(p, h)) && !within(p, '/tmp');
+}
+
+let ownPaths: string[] | undefined;
+
+/**
+ * What a sandboxed process may need of Warden itself: the compiled code (the fetch preload, the
+ * code-mode worker), its dependencies, and the package.json that makes them ES modules. Nothing
+ * else of the installation (a data directory inside a checkout stays hidden in any case).
+ */
+function wardenPaths(): string[] {
+  if (ownPaths) return ownPaths;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown };
+      if (pkg.name === 'warden') {
+        ownPaths = ['package.json', 'dist', 'node_modules']
+          .map((n) => join(dir, n))
+          .filter((p) => existsSync(p));
+        return ownPaths;
+      }
+    } catch {
+      // not the package root; look one level up
+    }
+    dir = dirname(dir);
+  }
+  ownPaths = [];
+  return ownPaths;
 }
 
 /** The compiled fetch preload for Node servers (from dist/ also when running from source). */
@@ -187,7 +231,10 @@ function launch(
   const readPaths = [...profile.filesystem.read];
   const writePaths = [...profile.filesystem.write];
   const cwd = spec.cwd ? resolve(spec.cwd) : undefined;
-  if (cwd && ![...readPaths, ...writePaths].some((p) => within(cwd, p))) readPaths.push(cwd);
+  const listed = (p: string): boolean => [...readPaths, ...writePaths].some((r) => within(p, r));
+  if (cwd && !listed(cwd)) readPaths.push(cwd);
+  // Warden's own code, wherever it is installed (a checkout under /tmp or a home directory too).
+  for (const p of wardenPaths()) if (!shownByDefault(p) && !listed(p)) readPaths.push(p);
   for (const p of [...readPaths, ...writePaths, program]) {
     const inside = hide.find((h) => within(p, h) || within(h, p));
     if (inside && within(p, inside))
@@ -196,20 +243,20 @@ function launch(
   for (const p of [...readPaths, ...writePaths]) {
     if (!existsSync(p)) throw new SandboxError(`server ${q(spec.name)}: sandbox path ${q(p)} does not exist`);
   }
-  const visible = (p: string): boolean =>
-    [...readPaths, ...writePaths].some((r) => within(p, r)) ||
-    !DEFAULT_HIDDEN_DIRS.some((h) => within(p, h)) ||
-    !existsSync(p);
-  if (!visible(program))
-    throw new SandboxError(
-      `server ${q(spec.name)}: program ${q(program)} is in a directory the sandbox hides; add it to sandbox.filesystem.read`,
-    );
+  // A program, or an argument naming an existing file, that the sandbox would not show fails here
+  // with a clear message rather than as a server that dies at start.
+  for (const p of [program, ...spec.argv.slice(1).filter((a) => isAbsolute(a) && existsSync(a))]) {
+    if (!listed(p) && !shownByDefault(p))
+      throw new SandboxError(
+        `server ${q(spec.name)}: ${q(p)} is in a directory the sandbox hides (${DEFAULT_HIDDEN_DIRS.join(', ')}, /tmp); add it to sandbox.filesystem.read`,
+      );
+  }
   if (root) {
     for (const p of [program, ...readPaths, ...writePaths]) {
       const blocked = reachableBy(uid, p);
       if (blocked)
         throw new SandboxError(
-          `server ${q(spec.name)}: the sandbox user (uid ${uid}) cannot reach ${q(p)}: ${q(blocked)} is closed to other users`,
+          `server ${q(spec.name)}: the sandbox user (uid ${uid}) cannot reach ${q(p)}: ${q(blocked)} is closed to other users (open it to others, or set sandbox.runAs to a uid that can read it)`,
         );
     }
   }
@@ -267,8 +314,9 @@ function launch(
     const hidden = [...hide, ...profile.filesystem.deny];
     for (const p of hidden) {
       // Inside a directory hidden already: nothing to do (and nothing to mount on, read-only).
-      // Under /tmp: the sandbox has a private /tmp, so the host's is invisible anyway.
-      if (!existsSync(p) || within(p, '/tmp') || hidden.some((h) => h !== p && within(p, h))) continue;
+      // Under /tmp and not under a listed path: the sandbox's /tmp is private, so it is not there.
+      if (!existsSync(p) || (within(p, '/tmp') && !listed(p)) || hidden.some((h) => h !== p && within(p, h)))
+        continue;
       if (statSync(p).isDirectory()) argv.push('--tmpfs', p, '--remount-ro', p);
       else argv.push('--ro-bind', '/dev/null', p);
     }

@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { startGatewayHarness, type GatewayHarness } from '../helpers/gateway.js';
@@ -67,15 +67,20 @@ before(async () => {
     otherHits++;
     return 'other';
   });
+  // The default profile, plus the fixture's own directory: a checkout may sit under /tmp or a
+  // home directory, which the sandbox hides (Warden's own dist/ and node_modules/ it shows).
   h = await startGatewayHarness(`
 upstreams:
   - name: probe
     transport: stdio
     command: ${command}
+    sandbox:
+      filesystem: { read: [${JSON.stringify(dirname(PROBE))}] }
   - name: net
     transport: stdio
     command: ${command}
     sandbox:
+      filesystem: { read: [${JSON.stringify(dirname(PROBE))}] }
       network:
         allow: ['127.0.0.1:${allowedPort}']
   - name: bare
