@@ -55,6 +55,7 @@ import {
 import { LogWriter, openLogConnection, type CheckpointSchedule } from '../../src/audit/writer.js';
 import { openSqliteStore, type Store } from '../../src/store/index.js';
 import { staleOutputs } from '../build-check.js';
+import { median, percentile } from '../stats.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -106,18 +107,6 @@ function checkBuild(): void {
 }
 
 // --- statistics -------------------------------------------------------------------------------
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? (s[mid] ?? NaN) : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2;
-}
-
-/** Nearest-rank percentile. */
-function percentile(xs: readonly number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.max(0, Math.ceil(p * s.length) - 1)] ?? NaN;
-}
 
 interface Run {
   ops: number;

@@ -46,6 +46,7 @@ import {
   type WardenProcess,
 } from './targets.js';
 import { staleOutputs } from '../build-check.js';
+import { median, percentile } from '../stats.js';
 
 const ROUNDS = 3;
 /** Sequential calls per round for latency; the rounds' samples are pooled for p50 and p99. */
@@ -170,17 +171,6 @@ async function measure(
   };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? (s[mid] ?? NaN) : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2;
-}
-
-/** Nearest-rank percentile of already sorted values. */
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
-}
-
 function rate(m: Measured): number {
   return m.run.ok / (Number(m.run.elapsedNs) / 1e9);
 }
@@ -218,13 +208,13 @@ function latencyOf(ms: Measured[]): LatencyResult {
   const all = ms.flatMap((m) => m.run.latenciesUs).sort((a, b) => a - b);
   const perRound = ms.map((m) => {
     const s = [...m.run.latenciesUs].sort((a, b) => a - b);
-    return { p50Ms: percentile(s, 50) / 1000, p99Ms: percentile(s, 99) / 1000 };
+    return { p50Ms: percentile(s, 0.5) / 1000, p99Ms: percentile(s, 0.99) / 1000 };
   });
   const cpu = cpuPerCall(ms);
   return {
     samples: all.length,
-    p50Ms: percentile(all, 50) / 1000,
-    p99Ms: percentile(all, 99) / 1000,
+    p50Ms: percentile(all, 0.5) / 1000,
+    p99Ms: percentile(all, 0.99) / 1000,
     meanMs: all.reduce((a, b) => a + b, 0) / all.length / 1000,
     maxMs: (all.at(-1) ?? NaN) / 1000,
     perRound,

@@ -33,6 +33,7 @@ import {
   type TestAgent,
 } from '../../test/helpers/identity.js';
 import type { ClientJob, ClientResult } from './http-client.js';
+import { median } from '../stats.js';
 
 const RUNS = 5;
 const VERIFY_RUN_MS = 400;
@@ -86,12 +87,6 @@ interface Result {
   cpuUsPerOp: number;
   minOpsPerSec: number;
   maxOpsPerSec: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? (s[mid] ?? NaN) : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2;
 }
 
 function opsPerSec(r: Run): number {

@@ -11,9 +11,9 @@ import { parse as parseYaml } from 'yaml';
 import { WardenError, q } from '../errors.js';
 import { PolicyEngine } from '../policy/index.js';
 import { spawnSandboxed } from '../sandbox/launcher.js';
-import { SandboxProfileSchema, hostAllowed, type SandboxProfile } from '../sandbox/profile.js';
+import { connectDecider } from '../sandbox/connect.js';
+import { SandboxProfileSchema, type SandboxProfile } from '../sandbox/profile.js';
 import { sandboxSupport } from '../sandbox/probe.js';
-import type { ConnectAttempt, ConnectVerdict } from '../sandbox/proxy.js';
 import { action, printTable, withDataDir, withWarden, type DataDirOpts } from './util.js';
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -135,36 +135,13 @@ export function registerSandbox(program: Command): void {
         throw new WardenError('invalid_argument', '--name must be 1-32 characters of a-z, 0-9 and -');
       await withWarden(opts, async (w) => {
         const engine = PolicyEngine.load({ dir: join(w.dataDir, w.config.gateway.policyDir) });
-        const decideConnect = async (a: ConnectAttempt): Promise<ConnectVerdict> => {
-          const allowlisted = hostAllowed(profile.network.allow, a.host, a.port);
-          const d = engine.decide({
-            principal: { type: 'Server', id: opts.name },
-            action: 'connect',
-            resource: { type: 'Host', id: `${a.host}:${a.port}`, attrs: { name: a.host, port: a.port } },
-            context: { allowlisted, agent: '' },
-          });
-          const allow = d.effect === 'allow';
-          await w.audit.record({
-            type: 'sandbox.connect',
-            outcome: allow ? 'success' : 'refused',
-            actor: `server:${opts.name}`,
-            subject: `${a.host}:${a.port}`,
-            sponsor: null,
-            authority: [],
-            reason: allow ? null : d.effect,
-            details: {
-              decision: d.effect,
-              policies: d.policies,
-              reasons: d.reasons,
-              allowlisted,
-              via: a.via,
-            },
-          });
-          return {
-            allow,
-            reason: allow ? 'allowed by policy' : `Warden refused the connection to ${a.host}:${a.port}`,
-          };
-        };
+        const decideConnect = connectDecider({
+          server: opts.name,
+          allow: profile.network.allow,
+          decide: (req) => engine.decide(req),
+          record: (e) => w.audit.record(e),
+          agent: '',
+        });
         const env: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin' };
         for (const k of profile.env) {
           const v = process.env[k];

@@ -45,7 +45,7 @@ import { DEFAULT_SECRET_PATTERNS, inspectResult, redactSecrets } from '../policy
 import type { Secrets } from './secrets.js';
 import { parseToolDefinition, type ToolDefinition } from './tool-definition.js';
 import { UpstreamConnection, UpstreamError, type ClientSide } from './upstream.js';
-import type { ConnectAttempt, ConnectVerdict } from '../sandbox/proxy.js';
+import { connectDecider } from '../sandbox/connect.js';
 import {
   RUN_SCRIPT,
   RUN_SCRIPT_HASH,
@@ -205,58 +205,17 @@ export class GatewaySession {
         else void this.server.sendPromptListChanged().catch(() => undefined);
       },
       stderr: (server, line) => this.deps.log(`[${server}] ${line.slice(0, 1000)}`),
-      connect: (server, attempt, allowlisted) => this.decideConnect(server, attempt, allowlisted),
-    };
-  }
-
-  /**
-   * An outbound connection of a sandboxed server, through its proxy: a Cedar `connect` decision on
-   * the destination as the server named it, recorded before the proxy acts on it. A connection is
-   * never held for approval: `approval` refuses.
-   */
-  private async decideConnect(
-    server: string,
-    attempt: ConnectAttempt,
-    allowlisted: boolean,
-  ): Promise<ConnectVerdict> {
-    const request: DecisionRequest = {
-      principal: { type: 'Server', id: server },
-      action: 'connect',
-      resource: {
-        type: 'Host',
-        id: `${attempt.host}:${attempt.port}`,
-        attrs: { name: attempt.host, port: attempt.port },
-      },
-      context: { allowlisted, agent: this.agent },
-    };
-    const d = this.deps.decider.decide(request);
-    const allow = d.effect === 'allow';
-    // INVARIANT: the connection waits for its audit entry; an entry that cannot be written refuses.
-    await this.deps.audit.record({
-      type: 'sandbox.connect',
-      outcome: allow ? 'success' : 'refused',
-      actor: `server:${server}`,
-      subject: `${attempt.host}:${attempt.port}`,
-      sponsor: this.lastPrincipal?.sponsor ?? null,
-      authority: this.lastPrincipal?.chain ?? [],
-      reason: allow ? null : d.effect,
-      details: {
-        decision: d.effect,
-        policies: d.policies,
-        reasons: d.reasons,
-        errors: d.errors,
-        allowlisted,
-        via: attempt.via,
-        agent: this.agent,
-        session: this.id,
-      },
-    });
-    if (allow) return { allow, reason: 'allowed by policy' };
-    const why = d.reasons.length > 0 ? `: ${d.reasons.join('; ')}` : '';
-    const by = d.policies.length > 0 ? `by policy ${d.policies.join(', ')}` : 'no policy permits it';
-    return {
-      allow,
-      reason: `Warden refused the connection to ${attempt.host}:${attempt.port} (${by}${why})${allowlisted ? '' : '; it is not in the sandbox.network.allow of this server'}`,
+      connectDecider: (server, allow) =>
+        connectDecider({
+          server,
+          allow,
+          decide: (req) => this.deps.decider.decide(req),
+          record: (e) => this.deps.audit.record(e),
+          agent: this.agent,
+          sponsor: () => this.lastPrincipal?.sponsor ?? null,
+          authority: () => this.lastPrincipal?.chain ?? [],
+          details: { session: this.id },
+        }),
     };
   }
 

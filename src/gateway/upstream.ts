@@ -32,8 +32,7 @@ import { WardenError, q } from '../errors.js';
 import type { HttpUpstreamConfig, UpstreamConfig } from './config.js';
 import type { Secrets } from './secrets.js';
 import { ExplicitStdioTransport } from './stdio-transport.js';
-import { hostAllowed } from '../sandbox/profile.js';
-import type { ConnectAttempt, ConnectVerdict } from '../sandbox/proxy.js';
+import type { ConnectDecider } from '../sandbox/proxy.js';
 
 export class UpstreamError extends WardenError {
   constructor(
@@ -52,8 +51,8 @@ export interface ClientSide {
   elicit(server: string, req: ElicitRequest['params']): Promise<unknown>;
   listRoots(server: string, req: ListRootsRequest['params']): Promise<unknown>;
   log(server: string, params: LoggingMessageNotification['params']): void;
-  /** An outbound connection of the sandboxed server: decided by policy and recorded. */
-  connect(server: string, attempt: ConnectAttempt, allowlisted: boolean): Promise<ConnectVerdict>;
+  /** Decides and records each outbound connection of the sandboxed server `server`. */
+  connectDecider(server: string, allow: readonly string[]): ConnectDecider;
   listChanged(server: string, what: 'tools' | 'resources' | 'prompts'): void;
   stderr(server: string, line: string): void;
 }
@@ -130,12 +129,7 @@ export class UpstreamConnection {
                 name: this.name,
                 profile,
                 hide: this.sandboxHide,
-                decideConnect: (attempt) =>
-                  this.clientSide.connect(
-                    this.name,
-                    attempt,
-                    hostAllowed(profile.network.allow, attempt.host, attempt.port),
-                  ),
+                decideConnect: this.clientSide.connectDecider(this.name, profile.network.allow),
               },
             }
           : {}),

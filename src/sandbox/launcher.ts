@@ -183,16 +183,16 @@ export async function spawnSandboxed(
   stdio: 'pipe' | 'inherit' = 'pipe',
 ): Promise<SandboxedProcess> {
   const network = spec.profile.network.allow.length > 0;
-  if (!network) return launch(spec, stdio, undefined);
-  if (!spec.decideConnect) throw new SandboxError(`server ${q(spec.name)}: no connection decider`);
-  const support = requireSupport(`server ${q(spec.name)}`, true);
+  if (network && !spec.decideConnect) throw new SandboxError(`server ${q(spec.name)}: no connection decider`);
+  const support = requireSupport(`server ${q(spec.name)}`, network);
   const uid = sandboxUid(spec.profile, support);
+  if (!network) return launch(spec, stdio, support, uid);
   const proxy = await EgressProxy.start({
-    decide: spec.decideConnect,
+    decide: spec.decideConnect as ConnectDecider,
     ...(support.root ? { owner: uid } : {}),
   });
   try {
-    return launch(spec, stdio, { proxy, uid });
+    return launch(spec, stdio, support, uid, proxy);
   } catch (err) {
     await proxy.close().catch(() => undefined);
     throw err;
@@ -206,7 +206,8 @@ export async function spawnSandboxed(
 export function spawnSandboxedSync(spec: SandboxSpec, stdio: 'pipe' | 'inherit' = 'pipe'): ChildProcess {
   if (spec.profile.network.allow.length > 0)
     throw new SandboxError(`${q(spec.name)}: a profile with network needs spawnSandboxed`);
-  const sp = launch(spec, stdio, undefined);
+  const support = requireSupport(`server ${q(spec.name)}`, false);
+  const sp = launch(spec, stdio, support, sandboxUid(spec.profile, support));
   sp.child.once('close', () => void sp.cleanup());
   return sp.child;
 }
@@ -215,17 +216,17 @@ function sandboxUid(profile: SandboxProfile, support: SandboxSupport): number {
   return support.root ? (profile.runAs ?? freshUid()) : (process.getuid?.() ?? 65534);
 }
 
+/** Build the command line and start it; `proxy` is the egress proxy of a profile with network. */
 function launch(
   spec: SandboxSpec,
   stdio: 'pipe' | 'inherit',
-  net: { proxy: EgressProxy; uid: number } | undefined,
+  support: SandboxSupport,
+  uid: number,
+  proxy?: EgressProxy,
 ): SandboxedProcess {
   const { profile } = spec;
-  const support = requireSupport(`server ${q(spec.name)}`, net !== undefined);
   const bin = support.bin as Required<SandboxSupport['bin']>;
   const root = support.root;
-  const uid = net?.uid ?? sandboxUid(profile, support);
-  const proxy = net?.proxy;
   const program = resolveProgram(spec.argv[0] as string, spec.env);
   const hide = spec.hide.map((p) => resolve(p));
   const readPaths = [...profile.filesystem.read];

@@ -120,23 +120,7 @@ export function sandboxSupport(fresh = false): SandboxSupport {
   // Namespaces: the real test is creating them, as the sandbox will.
   let userns = false;
   if (bwrap && recent && prlimit && (!root || setpriv)) {
-    const argv = [
-      ...(root ? [setpriv as string, '--reuid=65534', '--regid=65534', '--clear-groups', '--'] : []),
-      bwrap,
-      '--unshare-all',
-      '--unshare-user',
-      '--disable-userns',
-      '--die-with-parent',
-      '--ro-bind',
-      '/',
-      '/',
-      '--proc',
-      '/proc',
-      '--dev',
-      '/dev',
-      '--',
-      '/bin/true',
-    ];
+    const argv = probeSandbox(root ? setpriv : undefined, bwrap, ['--disable-userns', '--', '/bin/true']);
     const r = run(argv);
     userns = r.status === 0;
     items.push({
@@ -193,14 +177,26 @@ export function sandboxSupport(fresh = false): SandboxSupport {
   return cached;
 }
 
+/** A minimal sandbox as the launcher makes them (as nobody when root), running `tail`. */
+function probeSandbox(setpriv: string | undefined, bwrap: string, tail: string[]): string[] {
+  return [
+    ...(setpriv ? [setpriv, '--reuid=65534', '--regid=65534', '--clear-groups', '--'] : []),
+    ...[bwrap, '--unshare-all', '--unshare-user', '--die-with-parent', '--ro-bind', '/', '/'],
+    ...['--proc', '/proc', '--dev', '/dev', ...tail],
+  ];
+}
+
 /** Start a sandbox with the filter on fd 3 and check that `unshare` is refused inside. */
 function seccompLoads(setpriv: string | undefined, bwrap: string): { ok: boolean; detail: string } {
   const program = seccompProgram();
-  const argv = [
-    ...(setpriv ? ['--reuid=65534', '--regid=65534', '--clear-groups', '--', bwrap] : []),
-    ...['--unshare-all', '--unshare-user', '--die-with-parent', '--ro-bind', '/', '/', '--proc', '/proc'],
-    ...['--dev', '/dev', '--seccomp', '3', '--', 'unshare', '--user', '/bin/true'],
-  ];
+  const [cmd, ...args] = probeSandbox(setpriv, bwrap, [
+    '--seccomp',
+    '3',
+    '--',
+    'unshare',
+    '--user',
+    '/bin/true',
+  ]);
   // spawnSync feeds only stdin: bwrap reads the program from a temporary file's descriptor instead.
   const dir = mkdtempSync(join(tmpdir(), 'warden-seccomp-'));
   try {
@@ -208,7 +204,7 @@ function seccompLoads(setpriv: string | undefined, bwrap: string): { ok: boolean
     writeFileSync(file, program);
     const fd = openSync(file, 'r');
     try {
-      const r = spawnSync(setpriv ?? bwrap, argv, {
+      const r = spawnSync(cmd as string, args, {
         env: {},
         encoding: 'utf8',
         timeout: 10_000,
