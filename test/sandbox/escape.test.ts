@@ -452,8 +452,10 @@ test('9. a fork bomb is bounded by limits.processes and dies entirely when kille
   const uid = UID.fork;
   assert.deepEqual(uidProcesses(uid), [], 'no process of the uid before');
   let pid = 0;
-  // dash refuses `:` as a function name; each level keeps a sleep alive so the bomb persists.
-  const done = sh('b(){ b|b& sleep 30; }; b', {
+  // dash refuses `:` as a function name; each level keeps a sleep alive so the bomb persists. The
+  // top shell starts the bomb once and becomes a sleep itself: were it to need a fork of its own
+  // after the limit is reached, it would exit and take the whole sandbox down with it.
+  const done = sh('b(){ b|b& sleep 30; }; b & exec sleep 30', {
     profile: { limits: { processes: 32 }, runAs: uid },
     started: (p) => (pid = p),
     timeoutMs: 30_000,
