@@ -27,6 +27,12 @@ export type WardenErrorCode =
   | 'sandbox_unavailable'
   | 'sandbox_limit'
   | 'path_refused'
+  // supply chain: scanning, signatures, loading
+  | 'scan_refused'
+  | 'signature_invalid'
+  | 'signature_untrusted'
+  | 'bundle_invalid'
+  | 'skill_invalid'
   | 'internal';
 
 export class WardenError extends Error {
