@@ -39,7 +39,11 @@ export type AuditEventType =
   | 'tool.rejected'
   | 'sandbox.started'
   | 'sandbox.connect'
-  | 'script.run';
+  | 'script.run'
+  | 'skill.installed'
+  | 'skill.removed'
+  | 'supply.loaded'
+  | 'supply.refused';
 
 export interface AuditEvent {
   type: AuditEventType;

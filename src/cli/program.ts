@@ -24,6 +24,9 @@ import { registerWitness } from './witness.js';
 import { registerReplay } from './replay.js';
 import { registerTrace } from './trace.js';
 import { registerSandbox } from './sandbox.js';
+import { registerScan } from './scan.js';
+import { registerSkill } from './skill.js';
+import { registerBom } from './bom.js';
 import { reportError } from './util.js';
 
 /** The version in our package.json, found from src/cli (tsx) or dist/src/cli (built) alike. */
@@ -85,6 +88,9 @@ export function buildProgram(): Command {
   registerReplay(program);
   registerTrace(program);
   registerSandbox(program);
+  registerScan(program);
+  registerSkill(program);
+  registerBom(program);
   return program;
 }
 

@@ -3,6 +3,7 @@
 
 import { z } from 'zod';
 import { GatewaySettingsSchema, UpstreamSchema } from '../gateway/config.js';
+import { SupplyChainSchema } from '../skills/config.js';
 
 const port = z.number().int().min(0).max(65535);
 
@@ -84,6 +85,7 @@ export const ConfigSchema = z
       .strict()
       .prefault({}),
     gateway: GatewaySettingsSchema.prefault({}),
+    supplyChain: SupplyChainSchema.prefault({}),
     upstreams: z
       .array(UpstreamSchema)
       .default([])
@@ -92,7 +94,25 @@ export const ConfigSchema = z
         'upstream names must be unique',
       ),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // A signer named anywhere must exist: an unknown name would otherwise verify nothing.
+    const known = new Set(Object.keys(c.supplyChain.signers));
+    const check = (names: readonly string[], path: (string | number)[]) => {
+      names.forEach((n, i) => {
+        if (!known.has(n))
+          ctx.addIssue({
+            code: 'custom',
+            path: [...path, i],
+            message: `no signer \`${n}\` in supplyChain.signers`,
+          });
+      });
+    };
+    check(c.supplyChain.skills.signers, ['supplyChain', 'skills', 'signers']);
+    c.upstreams.forEach((u, i) => {
+      if (u.transport === 'stdio' && u.verify) check(u.verify.signers, ['upstreams', i, 'verify', 'signers']);
+    });
+  });
 
 export type WardenConfig = z.infer<typeof ConfigSchema>;
 
@@ -183,6 +203,21 @@ gateway:
     maxCallsPerSecond: 50
     memoryMb: 32          # the isolate's memory
 
+# Supply chain: who may sign skills and tool servers, and the scan severity that refuses one.
+supplyChain:
+  signers: {}
+  #  release-team: { key: keys/release-team.pub.pem }          # OMS private-key method (ECDSA P-256/P-384)
+  #  corp-pki: { certificateChain: [pki/ca.pem] }              # certificate method: the trust anchors
+  #  ci: { keyless: { identity: https://github.com/acme/skills/.github/workflows/release.yml@refs/heads/main,
+  #                   issuer: https://token.actions.githubusercontent.com, trustedRoot: sigstore/trusted_root.json } }
+  # A skill, server or tool definition whose scan finds something at or above this is refused (none: never).
+  scanFailOn: high
+  skills:
+    dir: skills        # the skill store, relative to the data directory
+    signers: []        # a skill must carry one of these; empty: install needs --key, --signer or --allow-unsigned
+  # Every stdio upstream must have a verify section (a signed folder) or it does not start.
+  requireSignedServers: false
+
 # Upstream MCP servers. Tools are offered to agents as <upstream>__<tool>.
 upstreams: []
 #  - name: files
@@ -194,6 +229,9 @@ upstreams: []
 #      network: { allow: [api.github.com:443] }   # each connection is also a Cedar connect decision
 #      limits: { memoryMb: 1024, processes: 64 }
 #    # sandbox: none                  # runs it bare: printed at start and recorded in the audit log
+#    verify:                          # start only if this folder's OMS signature verifies and its scan is clean
+#      path: /opt/mcp/filesystem
+#      signers: [release-team]
 #    tools:
 #      read_file: { labels: [private] }
 #  - name: mail

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { ToolFlowConfigSchema } from '../policy/flow-labels.js';
 import { SandboxProfileSchema, SandboxSettingSchema } from '../sandbox/profile.js';
+import { UpstreamVerifySchema } from '../skills/config.js';
 import { CodeModeSettingsSchema } from './code-mode-tool.js';
 
 /** A value taken from the gateway's environment or from the 0600 secrets file, never inline. */
@@ -46,6 +47,8 @@ export const StdioUpstreamSchema = z
      * which is printed at start and recorded in the audit log.
      */
     sandbox: SandboxSettingSchema.default(() => SandboxProfileSchema.parse({})),
+    /** The signed folder the server runs from: its signature and scan are checked before it starts. */
+    verify: UpstreamVerifySchema.optional(),
   })
   .strict();
 

@@ -36,7 +36,7 @@ import type { IdentityState, Principal } from '../identity/index.js';
 import type { GatewaySettings, UpstreamConfig } from './config.js';
 import { GatewayErrorCode, gatewayError } from './errors.js';
 import { sha256Jcs } from '../jcs.js';
-import { exposedName, globMatch, splitExposedName } from './names.js';
+import { exposedName, splitExposedName } from './names.js';
 import type { Approvals, Decider, Decision, DecisionRequest, DecisionTool, PinChecker } from './ports.js';
 import { SessionFlow, type FlowFacts } from '../policy/flow.js';
 import { resolveToolFlow, type FlowLabel, type ToolFlowConfig } from '../policy/flow-labels.js';
@@ -46,6 +46,9 @@ import type { Secrets } from './secrets.js';
 import { parseToolDefinition, type ToolDefinition } from './tool-definition.js';
 import { UpstreamConnection, UpstreamError, type ClientSide } from './upstream.js';
 import { connectDecider } from '../sandbox/connect.js';
+import type { LoadedSkill, ToolDefinitionGate } from '../skills/gate.js';
+import { SKILL_URI_PREFIX, readSkillResource, skillResources } from './skill-resources.js';
+import { decisionTool, envelopeAllows, skillFileResource, toolResource } from './decision-resources.js';
 import {
   RUN_SCRIPT,
   RUN_SCRIPT_HASH,
@@ -73,6 +76,10 @@ export interface GatewayDeps {
   sandboxHide?: readonly string[];
   /** `warden__run_script`, when enabled. */
   codeMode?: CodeMode;
+  /** Installed skills that passed their checks at start, offered as `skill://` resources. */
+  skills?: readonly LoadedSkill[];
+  /** Refuses tool definitions whose scan finds something at or above the configured severity. */
+  toolGate?: ToolDefinitionGate;
 }
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -227,11 +234,7 @@ export class GatewaySession {
   }
 
   private envelopeAllows(principal: Principal, server: string, tool?: string): boolean {
-    const bp = this.deps.state.blueprints.get(principal.blueprint);
-    if (!bp) return false;
-    if (!bp.envelope.servers.some((p) => globMatch(p, server))) return false;
-    if (tool === undefined) return true;
-    return bp.envelope.tools.some((p) => globMatch(p, `${server}/${tool}`));
+    return envelopeAllows(this.deps.state.blueprints.get(principal.blueprint)?.envelope, server, tool);
   }
 
   private principalAttrs(p: Principal): DecisionRequest['principal'] {
@@ -239,25 +242,21 @@ export class GatewaySession {
     return { id: p.agent, blueprint: p.blueprint, sponsor: p.sponsor, scopes: p.scopes, depth: p.depth };
   }
 
+  private readSkill(uri: string): ReturnType<typeof readSkillResource> {
+    try {
+      return readSkillResource(this.deps.skills ?? [], uri);
+    } catch (err) {
+      this.deps.log(`skill resource ${uri}: ${(err as Error).message}`);
+      throw gatewayError(ErrorCode.InvalidParams, (err as Error).message);
+    }
+  }
+
   private toolResource(t: IndexedTool): DecisionRequest['resource'] {
-    const a = t.tool.annotations ?? {};
-    return {
-      type: 'Tool',
-      id: `${t.server}/${t.tool.name}`,
-      attrs: {
-        server: t.server,
-        name: t.tool.name,
-        labels: [...t.flow.labels],
-        definition_hash: t.hash,
-        read_only: a.readOnlyHint === true,
-        destructive: a.destructiveHint === true,
-        open_world: a.openWorldHint === true,
-      },
-    };
+    return toolResource({ server: t.server, def: t.def, hash: t.hash, labels: t.flow.labels });
   }
 
   private decisionTool(t: IndexedTool): DecisionTool {
-    return { server: t.server, name: t.tool.name, hash: t.hash, inputSchema: t.def.inputSchema };
+    return decisionTool({ server: t.server, def: t.def, hash: t.hash, labels: t.flow.labels });
   }
 
   private async indexServer(server: string): Promise<void> {
@@ -274,6 +273,16 @@ export class GatewaySession {
         continue;
       }
       const pin = await this.deps.pins.observe(server, def);
+      if (this.deps.toolGate) {
+        const others = [...this.toolIndex.values()]
+          .filter((t) => t.server !== server)
+          .map((t) => t.tool.name);
+        const refusal = await this.deps.toolGate.refusal(server, tool, pin.hash, others);
+        if (refusal !== undefined) {
+          this.toolIndex.delete(exposedName(server, tool.name));
+          continue;
+        }
+      }
       this.toolIndex.set(exposedName(server, tool.name), {
         server,
         tool,
@@ -350,6 +359,21 @@ export class GatewaySession {
           this.deps.log(`upstream ${u.name} offline: ${(err as Error).message}`);
         }
       }
+      if (this.deps.skills && this.envelopeAllows(principal, WARDEN_SERVER)) {
+        for (const r of skillResources(this.deps.skills)) {
+          const resource = skillFileResource(r.uri);
+          if (
+            !this.deps.decider.couldAllow({
+              principal: this.principalAttrs(principal),
+              action: 'resources/read',
+              resource,
+            })
+          )
+            continue;
+          this.resourceOwners.set(r.uri, WARDEN_SERVER);
+          resources.push(r);
+        }
+      }
       return { resources };
     });
 
@@ -364,7 +388,9 @@ export class GatewaySession {
       if (!this.envelopeAllows(principal, server))
         throw this.refuse('the blueprint envelope does not include this server');
       // Resource contents come from outside the agent's task: untrusted unless a policy says otherwise.
-      const labels: FlowLabel[] = ['untrusted'];
+      // An installed skill's files were scanned and verified against a trusted signer at start.
+      const own = server === WARDEN_SERVER && req.params.uri.startsWith(SKILL_URI_PREFIX);
+      const labels: FlowLabel[] = own ? [] : ['untrusted'];
       const span = this.startSpan('resources/read', req.params.uri, req.params._meta, principal, extra);
       const trace = span.ids;
       return this.traced(span, async () => {
@@ -381,9 +407,11 @@ export class GatewaySession {
         const d = this.deps.decider.decide(request);
         await this.recordDecision(principal, request, server, req.params.uri, d, req.params, {}, trace);
         if (d.effect !== 'allow') throw this.refusal(d);
-        const result = await this.forward(() =>
-          (this.upstream(server) as UpstreamConnection).readResource(req.params.uri, extra.signal),
-        );
+        const result = own
+          ? this.readSkill(req.params.uri)
+          : await this.forward(() =>
+              (this.upstream(server) as UpstreamConnection).readResource(req.params.uri, extra.signal),
+            );
         const inspection = inspectResult(result);
         const redacted = redactSecrets(result, this.secretPatterns()).result;
         this.flow.recordResult({ server, tool: `resource:${req.params.uri}` }, labels, redacted, inspection);

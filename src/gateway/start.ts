@@ -15,6 +15,7 @@ import { Gateway } from './gateway.js';
 import { ToolPins } from './pins.js';
 import type { Decider, DecisionTool } from './ports.js';
 import { requireSupport } from '../sandbox/launcher.js';
+import { ToolDefinitionGate, gateServer, loadSkills, type GateContext } from '../skills/gate.js';
 import { CodeMode } from './code-mode-tool.js';
 import { Secrets } from './secrets.js';
 
@@ -162,10 +163,19 @@ export async function startGateway(o: GatewayStartOptions): Promise<StartedGatew
       }
     }
   }
+  // Supply chain: signed, scanned servers and skills only (src/skills/gate.ts). A refused server is
+  // left out of the gateway entirely; the reason is logged and recorded.
+  const gate: GateContext = { supply: config.supplyChain, dataDir: o.dataDir, audit, log: o.log };
+  const refusedServers = new Set<string>();
+  for (const u of config.upstreams) {
+    if (u.transport === 'stdio' && (await gateServer(gate, u)) !== undefined) refusedServers.add(u.name);
+  }
+  const skills = await loadSkills(gate, store);
+  if (skills.length > 0) o.log(`skills loaded: ${skills.map((s) => s.name).join(', ')}`);
   const hide = [o.dataDir, join(o.dataDir, config.gateway.secretsFile), join(o.dataDir, config.store.path)];
   const codeMode = new CodeMode(config.gateway.codeMode, hide);
   const gateway = new Gateway({
-    upstreams: config.upstreams,
+    upstreams: config.upstreams.filter((u) => !refusedServers.has(u.name)),
     settings: config.gateway,
     secrets,
     decider: new EngineDecider(engine),
@@ -178,6 +188,8 @@ export async function startGateway(o: GatewayStartOptions): Promise<StartedGatew
     log: (line) => o.log(secrets.scrub(line)),
     sandboxHide: hide,
     codeMode,
+    skills,
+    toolGate: new ToolDefinitionGate(gate, config.supplyChain.scanFailOn),
   });
   return {
     gateway,

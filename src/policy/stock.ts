@@ -141,6 +141,33 @@ permit (
 when { context.allowlisted };
 `,
   },
+  {
+    name: '40-installed-skills.cedar',
+    text: `// Warden stock policy pack: installed skills.
+//
+// \`warden skill install\` scans a skill, verifies its signature against a trusted signer and pins
+// its digest; the gateway checks all three again at start and offers each file of a skill that
+// passes as a resource of Warden's own server: skill://<name>/<path>. This permits every agent to
+// read them (the blueprint's envelope must still include the server \`warden\`). Narrow it, for
+// example to one blueprint:
+//
+//   forbid (
+//     principal,
+//     action == Warden::Action::"resources/read",
+//     resource
+//   ) when { resource.server == "warden" && resource.uri like "skill://release-notes/*" }
+//   unless { principal in Warden::Blueprint::"writer" };
+
+@id("stock/installed-skills-readable")
+@reason("installed skills are signed by a trusted signer, scanned and pinned")
+permit (
+  principal is Warden::Agent,
+  action == Warden::Action::"resources/read",
+  resource is Warden::Resource
+)
+when { resource.server == "warden" && resource.uri like "skill://*" };
+`,
+  },
 ];
 
 /**

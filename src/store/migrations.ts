@@ -180,6 +180,26 @@ const m0004: Migration = {
   },
 };
 
+// Skills installed into Warden's skill store (`warden skill install`): one row per skill name, the
+// OMS root digest its copy must still hash to, the files it covers, who signed it and what the scan
+// found when it was installed.
+const m0005: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('skills')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('digest', 'text', (c) => c.notNull())
+      .addColumn('files', 'text', (c) => c.notNull())
+      .addColumn('signer', 'text')
+      .addColumn('scan', 'text', (c) => c.notNull())
+      .addColumn('description', 'text', (c) => c.notNull())
+      .addColumn('source', 'text', (c) => c.notNull())
+      .addColumn('installed_at', 'bigint', (c) => c.notNull())
+      .addColumn('installed_by', 'text', (c) => c.notNull())
+      .execute();
+  },
+};
+
 export const migrationProvider: MigrationProvider = {
   getMigrations() {
     return Promise.resolve({
@@ -187,6 +207,7 @@ export const migrationProvider: MigrationProvider = {
       '0002_tools': m0002,
       '0003_approvals': m0003,
       '0004_audit_log': m0004,
+      '0005_skills': m0005,
     });
   },
 };

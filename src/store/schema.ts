@@ -144,6 +144,19 @@ export interface ApprovalRow {
   decided_at: number | null;
 }
 
+/** A skill in Warden's skill store, pinned to the OMS root digest of its installed copy. */
+export interface SkillRow {
+  name: string;
+  digest: string; // hex SHA-256 OMS root digest
+  files: string; // JSON [{ path, digest }]
+  signer: string | null; // JSON: who signed it (null: installed unsigned, explicitly)
+  scan: string; // JSON: the scan summary at install
+  description: string;
+  source: string; // the folder it was installed from
+  installed_at: number;
+  installed_by: string;
+}
+
 export interface Database {
   sponsors: SponsorRow;
   blueprints: BlueprintRow;
@@ -158,4 +171,5 @@ export interface Database {
   log_checkpoints: LogCheckpointRow;
   tool_definitions: ToolDefinitionRow;
   approvals: ApprovalRow;
+  skills: SkillRow;
 }

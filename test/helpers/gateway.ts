@@ -60,13 +60,13 @@ export interface GatewayHarness {
  */
 export async function startGatewayHarness(
   configYaml = sampleConfig(),
-  prepare?: (dataDir: string) => void,
+  prepare?: (dataDir: string) => void | Promise<void>,
 ): Promise<GatewayHarness> {
   const dataDir = mkdtempSync(join(tmpdir(), 'warden-gw-'));
   writeFileSync(join(dataDir, 'warden.yaml'), configYaml, { mode: 0o600 });
   try {
     await initDataDir(dataDir);
-    prepare?.(dataDir);
+    await prepare?.(dataDir);
   } catch (err) {
     rmSync(dataDir, { recursive: true, force: true });
     throw err;

@@ -37,7 +37,7 @@ describe('warden policy validate', { concurrency: true }, () => {
   it('prints OK with the number of policies and the hash', async () => {
     assert.equal(
       ok(await warden(['policy', 'validate', '--dir', STOCK])),
-      `OK: 4 policies, policy set ${stockHash}\n`,
+      `OK: 5 policies, policy set ${stockHash}\n`,
     );
   });
 

@@ -40,7 +40,7 @@ describe('stock pack', () => {
     );
   });
 
-  it('validates against the base schema with its four policies and no warnings', () => {
+  it('validates against the base schema with its five policies and no warnings', () => {
     const set = loadPolicyDir(STOCK_DIR, BASE_SCHEMA);
     assert.deepEqual(
       set.policies.map((p) => [p.id, p.effect, p.approval !== undefined]),
@@ -49,6 +49,7 @@ describe('stock pack', () => {
         ['stock/egress-after-private-and-untrusted', 'forbid', true],
         ['stock/tainted-sensitive-argument', 'forbid', false],
         ['stock/sandbox-connect-allowlisted', 'permit', false],
+        ['stock/installed-skills-readable', 'permit', false],
       ],
     );
     assert.deepEqual(set.warnings, []);
@@ -75,6 +76,22 @@ describe('stock pack', () => {
     });
     assert.equal(bad.effect, 'deny');
     assert.match(JSON.stringify(bad.errors), /allowlisted/);
+  });
+
+  it("permits reading installed skills, and nothing else of Warden's own server", () => {
+    const read = (server: string, uri: string) => {
+      const r = resourceRead(uri, []);
+      return e.decide({
+        ...r,
+        resource: { type: 'Resource', id: `${server}/${uri}`, attrs: { server, uri, labels: [] } },
+      });
+    };
+    const skill = read('warden', 'skill://release-notes/SKILL.md');
+    assert.deepEqual([skill.effect, skill.policies], ['allow', ['stock/installed-skills-readable']]);
+    assert.equal(read('warden', 'file:///etc/passwd').effect, 'deny');
+    assert.equal(read('warden', 'skills://release-notes/SKILL.md').effect, 'deny');
+    // Another server's resource with a skill-like uri is the baseline's, not this policy's.
+    assert.deepEqual(read('docs', 'skill://x/SKILL.md').policies, ['stock/baseline-agent-requests']);
   });
 
   it('permits tool calls, resource reads and prompts of agents', () => {
@@ -184,6 +201,7 @@ describe('stock pack', () => {
       '10-egress-after-private-and-untrusted.cedar',
       '20-tainted-sensitive-argument.cedar',
       '30-sandbox-connect-allowlisted.cedar',
+      '40-installed-skills.cedar',
     ]);
     assert.equal(readFileSync(join(dir, '00-baseline.cedar'), 'utf8'), '// mine\n');
     assert.deepEqual(installStockPolicies(dir), []);
