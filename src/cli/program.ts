@@ -2,9 +2,6 @@
 // failures of a command print one line (`warden: <message>`) and exit 1; nothing ever prints a
 // stack trace unless WARDEN_DEBUG is set.
 
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { registerAgent } from './agent.js';
 import { registerDemo } from './demo.js';
@@ -28,24 +25,7 @@ import { registerScan } from './scan.js';
 import { registerSkill } from './skill.js';
 import { registerBom } from './bom.js';
 import { reportError } from './util.js';
-
-/** The version in our package.json, found from src/cli (tsx) or dist/src/cli (built) alike. */
-function packageVersion(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
-        name?: unknown;
-        version?: unknown;
-      };
-      if (pkg.name === 'warden' && typeof pkg.version === 'string') return pkg.version;
-    } catch {
-      // Not here; look one level up.
-    }
-    dir = dirname(dir);
-  }
-  return 'unknown';
-}
+import { wardenVersion } from '../version.js';
 
 /** Commander's messages start with `error: ` and may add a suggestion on a second line. */
 function oneLine(message: string): string {
@@ -63,7 +43,7 @@ export function buildProgram(): Command {
     .description(
       'zero-trust harness for AI agents: key-bound agent identities, sponsors, blueprints and just-in-time grants',
     )
-    .version(packageVersion(), '-V, --version', 'print the version')
+    .version(wardenVersion(), '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help for a command')
     .helpCommand('help [command]', 'show help for a command')
     .showSuggestionAfterError(true)

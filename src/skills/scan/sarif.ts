@@ -2,10 +2,8 @@
 // `security-severity`, results with relative URIs under %SRCROOT%, and fingerprints that stay the
 // same across runs as long as the finding does.
 
+import { wardenVersion } from '../../version.js';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { RULES } from './rules/index.js';
 import type { Finding, ScanReport, Severity } from './types.js';
 
@@ -24,27 +22,6 @@ const SECURITY_SEVERITY: Record<Severity, string> = {
   low: '3.0',
   info: '0.0',
 };
-
-let cachedVersion: string | undefined;
-
-/** The version in our package.json, from src (tsx) or dist (built) alike. */
-export function wardenVersion(): string {
-  if (cachedVersion) return cachedVersion;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
-        name?: unknown;
-        version?: unknown;
-      };
-      if (pkg.name === 'warden' && typeof pkg.version === 'string') return (cachedVersion = pkg.version);
-    } catch {
-      // Not here; look one level up.
-    }
-    dir = dirname(dir);
-  }
-  return (cachedVersion = '0.0.0');
-}
 
 function encodePath(p: string): string {
   return p
