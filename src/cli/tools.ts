@@ -41,7 +41,7 @@ function countFindings(findings: readonly ToolFinding[]): string {
 }
 
 function printFindings(findings: readonly ToolFinding[]): void {
-  for (const f of findings) out(`  ${f.severity.padEnd(6)} ${f.rule}  ${f.field}@${f.index}: ${f.message}`);
+  for (const f of findings) out(`  ${f.severity.padEnd(6)} ${f.rule}  ${f.field}: ${f.message}`);
 }
 
 function listRow(t: ListedTool): Record<string, string> {

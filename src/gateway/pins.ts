@@ -15,9 +15,9 @@ import { StoreError, WardenError, q } from '../errors.js';
 import type { Database, Store } from '../store/index.js';
 import type { ToolDefinitionRow } from '../store/schema.js';
 import { canonicalJson, canonicalJsonPretty } from '../jcs.js';
-import { hasHighFindings } from './text-findings.js';
 import {
   TOOL_NAME_RE,
+  hasHighFindings,
   canonicalToolDefinition,
   scanToolDefinition,
   type ToolDefinition,

@@ -3,7 +3,7 @@
 
 import type { Principal } from '../identity/index.js';
 import type { Decision, DecisionRequest } from '../policy/index.js';
-import type { ToolDefinition } from './tool-definition.js';
+import type { ToolDefinition, ToolFinding } from './tool-definition.js';
 
 export type { Decision, DecisionRequest } from '../policy/index.js';
 
@@ -25,6 +25,8 @@ export interface Decider {
 export interface PinState {
   status: 'pinned' | 'pending' | 'quarantined';
   hash: string;
+  /** The scan findings of this definition (for a pinned one with high findings: accepted by a person). */
+  findings?: readonly ToolFinding[];
 }
 
 export interface PinChecker {

@@ -43,7 +43,7 @@ import { resolveToolFlow, type FlowLabel, type ToolFlowConfig } from '../policy/
 import type { Intent } from '../policy/flow-intent.js';
 import { DEFAULT_SECRET_PATTERNS, inspectResult, redactSecrets } from '../policy/inspect-result.js';
 import type { Secrets } from './secrets.js';
-import { parseToolDefinition, type ToolDefinition } from './tool-definition.js';
+import { hasHighFindings, parseToolDefinition, type ToolDefinition } from './tool-definition.js';
 import { UpstreamConnection, UpstreamError, type ClientSide } from './upstream.js';
 import { connectDecider } from '../sandbox/connect.js';
 import type { LoadedSkill, ToolDefinitionGate } from '../skills/gate.js';
@@ -273,7 +273,10 @@ export class GatewaySession {
         continue;
       }
       const pin = await this.deps.pins.observe(server, def);
-      if (this.deps.toolGate) {
+      // A definition whose high findings a person accepted when pinning it (`warden tools approve
+      // --accept-findings`) was reviewed: the scan gate does not overrule that decision.
+      const accepted = pin.status === 'pinned' && hasHighFindings(pin.findings ?? []);
+      if (this.deps.toolGate && !accepted) {
         const others = [...this.toolIndex.values()]
           .filter((t) => t.server !== server)
           .map((t) => t.tool.name);

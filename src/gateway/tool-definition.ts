@@ -13,7 +13,7 @@
 import { z } from 'zod';
 import { WardenError, q } from '../errors.js';
 import { canonicalJson, sha256Jcs } from '../jcs.js';
-import { scanDescription, type Finding } from './text-findings.js';
+import { scanToolDefinitionsSync, severityAtLeast } from '../skills/scan/index.js';
 
 /** The MCP spec's recommended tool name alphabet (1-128 of A-Z a-z 0-9 _ - .), enforced: names go
  * into policies, audit records and `<server>/<tool>` references, and a look-alike name is an attack. */
@@ -45,8 +45,19 @@ export const ToolDefinitionSchema = z.object({
 
 export type ToolDefinition = z.infer<typeof ToolDefinitionSchema>;
 
-/** A finding in one string of a definition; `field` is its path, e.g. `inputSchema.properties.to.description`. */
-export type ToolFinding = Finding & { field: string };
+/**
+ * A finding of the scanner (src/skills/scan) in one string of a definition, as pins store it:
+ * `rule` is the scanner's rule id, `field` the string's path (e.g.
+ * `inputSchema.properties.to.description`). Severity is folded to two
+ * levels: `high` (the scanner's high and critical) keeps a definition from being pinned without an
+ * explicit acceptance; `medium` is shown to the reviewer. Low and informational findings are not kept.
+ */
+export interface ToolFinding {
+  rule: string;
+  severity: 'high' | 'medium';
+  message: string;
+  field: string;
+}
 
 /** An upstream offered a tool entry that is not a valid MCP tool definition. */
 export class ToolDefinitionError extends WardenError {
@@ -130,30 +141,33 @@ export function toolDefinitionHash(def: ToolDefinition): string {
 /** At most this many findings are kept per definition, so a hostile schema cannot flood the store. */
 export const TOOL_FINDINGS_MAX = 100;
 
+/** A scanner finding's location (`#/0/inputSchema/properties/to`) as a field path. */
+function fieldOf(file: string): string {
+  const hash = file.indexOf('#');
+  const parts = (hash < 0 ? '' : file.slice(hash + 1))
+    .split('/')
+    .slice(2)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return parts.reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+}
+
 /**
- * Scan every string a model reads in the definition: the description and titles, and every member
- * name and string value of both schemas (property descriptions are as good a hiding place as the
- * tool's own description).
+ * Scan every string a model reads in the definition (the description and titles, every member name
+ * and string value of both schemas: property descriptions are as good a hiding place as the tool's
+ * own description) with the scanner's tool-definition rules.
  */
 export function scanToolDefinition(def: ToolDefinition): ToolFinding[] {
-  const out: ToolFinding[] = [];
-  const scan = (text: string, field: string) => {
-    for (const f of scanDescription(text)) out.push({ ...f, field });
-  };
-  const walk = (v: unknown, path: string): void => {
-    if (typeof v === 'string') scan(v, path);
-    else if (Array.isArray(v)) v.forEach((item: unknown, i) => walk(item, `${path}[${i}]`));
-    else if (typeof v === 'object' && v !== null) {
-      for (const [k, item] of Object.entries(v)) {
-        scan(k, `${path}.${k}`);
-        walk(item, `${path}.${k}`);
-      }
-    }
-  };
-  if (def.title !== undefined) scan(def.title, 'title');
-  if (def.description !== undefined) scan(def.description, 'description');
-  if (def.annotations?.title !== undefined) scan(def.annotations.title, 'annotations.title');
-  walk(def.inputSchema, 'inputSchema');
-  if (def.outputSchema !== undefined) walk(def.outputSchema, 'outputSchema');
-  return out.slice(0, TOOL_FINDINGS_MAX);
+  return scanToolDefinitionsSync([def], { server: def.name })
+    .findings.filter((f) => severityAtLeast(f.severity, 'medium'))
+    .slice(0, TOOL_FINDINGS_MAX)
+    .map((f) => ({
+      rule: f.ruleId,
+      severity: severityAtLeast(f.severity, 'high') ? ('high' as const) : ('medium' as const),
+      message: f.message,
+      field: fieldOf(f.file),
+    }));
+}
+
+export function hasHighFindings(findings: readonly ToolFinding[]): boolean {
+  return findings.some((f) => f.severity === 'high');
 }

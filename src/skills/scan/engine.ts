@@ -443,12 +443,13 @@ async function scanSingleFile(
 
 /**
  * Scan tool definitions as received from a server (`tools/list`). Never throws on the definitions
- * themselves: anything malformed is a finding.
+ * themselves: anything malformed is a finding. Synchronous: the gateway scans each definition it
+ * sees for the first time on the request path.
  */
-export function scanToolDefinitions(
+export function scanToolDefinitionsSync(
   tools: unknown,
-  options: { server: string; otherTools?: string[]; source?: string },
-): Promise<ScanReport> {
+  options: { server: string; otherTools?: readonly string[]; source?: string },
+): ScanReport {
   const out = new Collector();
   const label = options.source ?? options.server;
   let count = 0;
@@ -463,14 +464,15 @@ export function scanToolDefinitions(
     );
   }
   out.combine();
-  // Asynchronous like scanPath, so callers need not change if definition scans ever parse code.
-  return Promise.resolve({
-    target: label,
-    kind: 'tools',
-    files: count,
-    findings: sortFindings(out.findings),
-    skipped: [],
-  });
+  return { target: label, kind: 'tools', files: count, findings: sortFindings(out.findings), skipped: [] };
+}
+
+/** `scanToolDefinitionsSync`, asynchronous like `scanPath`. */
+export function scanToolDefinitions(
+  tools: unknown,
+  options: { server: string; otherTools?: readonly string[]; source?: string },
+): Promise<ScanReport> {
+  return Promise.resolve(scanToolDefinitionsSync(tools, options));
 }
 
 /** True when any finding is at or above `threshold`. */

@@ -3,6 +3,7 @@
 export {
   scanPath,
   scanToolDefinitions,
+  scanToolDefinitionsSync,
   hasFindingsAtLeast,
   DEFAULT_MAX_FILE_SIZE,
   DEFAULT_MAX_FILES,

@@ -48,7 +48,7 @@ const NEGATION = /\b(?:never|don't|do not|avoid|must not|should not|instead of|n
 const ENV_VERB =
   /\b(?:send|upload|post|include|paste|print|output|dump|cat|share|transmit|exfiltrate|attach|embed|full text|contents? of|fill|pass|forward|read|collect|grab|gather|harvest|steal|take|zip|bundle)\b/i;
 const COPY_INSTRUCTION =
-  /\b(?:add|include|put|insert|cc|bcc)\s+(?:\w+\s+){0,3}?`?(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,6}`?\s+(?:\w+\s+){0,2}?(?:in|as|to|into)\s+(?:the\s+)?(?:bcc|cc)\b|\b(?:bcc|cc)\s+(?:\w+\s+){0,3}?`?(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,6}`?[^.\n]{0,60}\b(?:every|all|each|any)\b|\b(?:also|always)\s+(?:\w+\s+){0,3}?(?:post|send|forward)\s+(?:an?\s+)?(?:identical\s+|exact\s+|full\s+)?(?:copy|duplicate)\s+(?:of\s+(?:it|each|every|the)\s+\w*\s*)?to\b/gi;
+  /\b(?:add|include|put|insert|cc|bcc)\s+(?:\w+\s+){0,3}?`?(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,6}`?\s+(?:\w+\s+){0,2}?(?:in|as|to|into)\s+(?:the\s+)?(?:bcc|cc)\b|\b(?:bcc|cc)\s+(?:\w+\s+){0,3}?`?(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,6}`?[^.\n]{0,60}\b(?:every|all|each|any)\b|\b(?:also|always)\s+(?:\w+\s+){0,3}?(?:post|send|forward)\s+(?:an?\s+)?(?:identical\s+|exact\s+|full\s+)?(?:copy|duplicate)\s+(?:of\s+(?:it|each|every|the)\s+\w*\s*)?to\b|\b(?:also|always|silently|quietly|automatically)\s+(?:add\s+)?(?:bcc|cc)\s+(?:\w+\s+){0,2}?`?(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,6}/gi;
 
 const SECRET_VALUE =
   /\b(?:value|contents?)\s+of\s+(?:the\s+|your\s+)?`?\$?[A-Z][A-Z0-9_]*(?:TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIALS?)\b`?(?:\s+(?:or\s+`?\$?[A-Z][A-Z0-9_]*`?\s+)?(?:environment\s+)?variable)?/g;
