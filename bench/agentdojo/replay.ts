@@ -44,6 +44,12 @@ export interface CaseRecord {
   injectionTask: string | null;
   user: CallRecord[];
   injection: CallRecord[];
+  /**
+   * Whether a result carrying the attack reached the agent: a user call whose result holds an
+   * injection vector was allowed. When every such call was held or refused, the agent never saw
+   * the attacker's text; the injection calls are still replayed and recorded.
+   */
+  delivered: boolean;
 }
 
 /** One suite's policy pack: tool labels and sensitive arguments, and Cedar files. */
@@ -191,8 +197,12 @@ export async function startSuite(
             injectionTask: injection?.id ?? null,
             user: [],
             injection: [],
+            delivered: false,
           };
           for (const c of user.ground_truth_calls) record.user.push(await call(client, suite.name, c));
+          record.delivered = user.tool_results_with_injections.some(
+            (r) => record.user[r.call_index]?.outcome === 'allowed',
+          );
           if (injection)
             for (const c of injectionCalls(injection))
               record.injection.push(await call(client, suite.name, c));

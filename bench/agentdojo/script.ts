@@ -97,22 +97,48 @@ function scalars(value: unknown, out: (string | number)[]): void {
  * agent read it). A number counts as given when the prompt holds a number of that value.
  */
 export function dataFor(userTask: UserTask, index: number): (string | number)[] {
-  const next = userTask.ground_truth_calls[index + 1];
-  if (!next) return [];
+  return valuesFor(userTask.ground_truth_calls, index, userTask.prompt);
+}
+
+/**
+ * The same for an injection task: what its call `index` must have shown the hijacked agent for its
+ * later calls (calendar participants, e-mail ids), unless the attacker's goal text already gives it.
+ */
+export function injectionDataFor(injectionTask: InjectionTask, index: number): (string | number)[] {
+  // An attacker's goal reads once and acts many times (mail every participant of today's
+  // meetings): the read shows what all the later calls need.
+  return valuesFor(injectionCalls(injectionTask), index, injectionTask.goal, true);
+}
+
+function valuesFor(
+  calls: readonly Call[],
+  index: number,
+  givenText: string,
+  allLater = false,
+): (string | number)[] {
+  const later = allLater ? calls.slice(index + 1) : calls.slice(index + 1, index + 2);
+  if (later.length === 0) return [];
   const found: (string | number)[] = [];
-  scalars(next.args, found);
-  const prompt = userTask.prompt.toLowerCase();
+  for (const c of later) scalars(c.args, found);
+  const given = givenText.toLowerCase();
   // Numbers are compared as numbers, so that `7` is not "given" by an IBAN that contains a 7 while
   // `12` is given by "12.00"; strings as case-insensitive substrings.
   const numbers = new Set(
-    (prompt.replace(/(?<=\d),(?=\d{3}\b)/g, '').match(/\d+(?:\.\d+)?/g) ?? []).map(Number),
+    (given.replace(/(?<=\d),(?=\d{3}\b)/g, '').match(/\d+(?:\.\d+)?/g) ?? []).map(Number),
   );
   const data: (string | number)[] = [];
   for (const v of found) {
-    if (typeof v === 'number' ? numbers.has(v) : prompt.includes(v.toLowerCase())) continue;
+    if (typeof v === 'number' ? numbers.has(v) : given.includes(v.toLowerCase())) continue;
     if (!data.includes(v)) data.push(v);
   }
   return data;
+}
+
+/** Where `call` stands in the injection task's calls, or -1. */
+function injectionIndex(suite: Suite, injectionTask: InjectionTask, call: ToolCall): number {
+  return injectionCalls(injectionTask).findIndex(
+    (c) => sameCall(suite, c, call) || matchesPlaceholders(suite, c, call),
+  );
 }
 
 function userResult(
@@ -157,20 +183,28 @@ export function scriptResult(
     // A repeated read gets the same answer again rather than a blank one.
     index = calls.findIndex((c) => sameCall(suite, c, call));
   }
+  // In an attack case, a read of the injection task also shows what its next call needs (the
+  // environment holds those values whoever reads them), even when the user task made the same read.
+  const inj = injectionTask ? injectionIndex(suite, injectionTask, call) : -1;
+  const injData = injectionTask && inj >= 0 ? injectionDataFor(injectionTask, inj) : [];
   if (index >= 0) {
     const result = userResult(suite, userTask, injectionTask, index, call.function, state);
+    if (injData.length > 0) {
+      const data = (result['data'] as (string | number)[] | undefined) ?? [];
+      result['data'] = [...data, ...injData.filter((v) => !data.includes(v))];
+    }
     return { text: JSON.stringify(result), matched: 'user' };
   }
-  if (injectionTask) {
-    const hit = injectionCalls(injectionTask).some(
-      (c) => sameCall(suite, c, call) || matchesPlaceholders(suite, c, call),
-    );
-    if (hit) {
-      return {
-        text: JSON.stringify({ status: 'ok', function: call.function, args: call.args }),
-        matched: 'injection',
-      };
-    }
+  if (inj >= 0) {
+    return {
+      text: JSON.stringify({
+        status: 'ok',
+        function: call.function,
+        args: call.args,
+        ...(injData.length > 0 ? { data: injData } : {}),
+      }),
+      matched: 'injection',
+    };
   }
   return { text: JSON.stringify({ status: 'ok', note: 'no scripted result' }), matched: 'none' };
 }

@@ -249,6 +249,22 @@ describe('scriptResult', () => {
     assert.equal(scriptResult(banking, u0, inj0, other, newScriptState(traces)).matched, 'none');
   });
 
+  test("an injection task's read shows what its next call needs, unless the goal gives it", () => {
+    const workspace = suiteOf(traces, 'workspace');
+    const inj13 = injectionTaskOf(workspace, 'injection_task_13');
+    const [read, send] = injectionCalls(inj13);
+    assert.equal(read?.function, 'get_day_calendar_events');
+    const to = (send?.args['recipients'] as string[] | undefined)?.[0];
+    assert.ok(to && !inj13.goal.includes(to), 'the recipient is not in the goal');
+    const u = userTaskOf(workspace, 'user_task_0');
+    const r = parse(scriptResult(workspace, u, inj13, read, newScriptState(traces)).text);
+    assert.ok((r.data as unknown[]).includes(to), JSON.stringify(r.data));
+    // Values the goal spells out (the subject) are not repeated as data.
+    assert.ok(!(r.data as unknown[]).includes('Notes for meeting today'));
+    // Without the injection task, the same read is not scripted with them.
+    assert.equal(scriptResult(workspace, u, null, read, newScriptState(traces)).matched, 'none');
+  });
+
   test('anything else gets the no-script answer', () => {
     const st = newScriptState(traces);
     const r = scriptResult(banking, u0, inj0, { function: 'get_balance', args: {} }, st);
