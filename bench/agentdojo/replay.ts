@@ -15,11 +15,10 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { initDataDir, openWarden, serveWarden, type Warden } from '../../src/cli/context.js';
+import { enrolAgent, initDataDir, openWarden, serveWarden, type Warden } from '../../src/cli/context.js';
+import { declareIntent } from '../../src/gateway/connect.js';
 import { GatewayErrorCode } from '../../src/gateway/errors.js';
-import { AgentClient } from '../../src/identity/client.js';
-import { readCredentialFile, writeCredentialFile } from '../../src/identity/credentials.js';
-import { generateAgentKey, type IdentityService } from '../../src/identity/index.js';
+import type { IdentityService } from '../../src/identity/index.js';
 import { STOCK_POLICIES } from '../../src/policy/index.js';
 import { injectionCalls, type Call, type InjectionTask, type Suite, type UserTask } from './traces.js';
 
@@ -154,23 +153,12 @@ export async function startSuite(
       baseScope: ['mcp'],
     });
     svc = await serveWarden(w, { port: 0, log });
-    const { publicJwk, privateJwk } = generateAgentKey('ES256');
-    const agentRow = await w.registry.createAgent({
+    const { client: agent } = await enrolAgent(w, svc, {
       blueprint: 'assistant',
       name: 'dojo',
       sponsor,
-      publicJwk,
+      credentialsFile: join(dataDir, 'agent.credentials.json'),
     });
-    await svc.state.refresh();
-    const credFile = join(dataDir, 'agent.credentials.json');
-    writeCredentialFile(credFile, {
-      agentId: agentRow.id,
-      issuer: svc.issuer,
-      tokenEndpoint: `${svc.issuer}/oauth/token`,
-      alg: 'ES256',
-      privateJwk,
-    });
-    const agent = new AgentClient(readCredentialFile(credFile));
     const mcpUrl = new URL(`${svc.issuer}/mcp`);
     const service = svc;
     const warden = w;
@@ -181,14 +169,8 @@ export async function startSuite(
         writeFileSync(caseFile, JSON.stringify({ userTask: user.id, injectionTask: injection?.id ?? null }));
         const client = new Client({ name: 'agentdojo-replay', version: '1.0.0' });
         const transport = new StreamableHTTPClientTransport(mcpUrl, { fetch: agent.fetcher() });
-        const send = transport.send.bind(transport);
         // The agent runtime declares the user's task in initialize's params._meta.
-        transport.send = (message, options) => {
-          const m = message as { method?: string; params?: Record<string, unknown> };
-          if (m.method === 'initialize')
-            m.params = { ...m.params, _meta: { 'warden/intent': { text: user.prompt } } };
-          return send(message, options);
-        };
+        declareIntent(transport, { text: user.prompt });
         await client.connect(transport);
         try {
           const record: CaseRecord = {

@@ -9,7 +9,9 @@ import { NO_EXPORT, otlpTracing, type Tracing } from '../audit/tracing.js';
 import { CONFIG_FILE, DEFAULT_CONFIG_YAML, loadConfig, type WardenConfig } from '../config/index.js';
 import { WardenError, q } from '../errors.js';
 import { createSigningKey } from '../identity/keys.js';
-import { startIdentityService, type IdentityService } from '../identity/index.js';
+import { generateAgentKey, startIdentityService, type IdentityService } from '../identity/index.js';
+import { AgentClient } from '../identity/client.js';
+import { readCredentialFile, writeCredentialFile } from '../identity/credentials.js';
 import { gatewayMount, type StartedGateway } from '../gateway/start.js';
 import { installStockPolicies } from '../policy/stock.js';
 import { Registry } from '../identity/registry.js';
@@ -160,4 +162,32 @@ export async function serveWarden(
     await w.close();
     throw err;
   }
+}
+
+/**
+ * Register an agent of `blueprint` on the running service with a fresh key pair, write its
+ * credential file (0600) and return a client that authenticates as it: what `warden demo`, the
+ * test harness and the AgentDojo replay do before connecting an MCP client.
+ */
+export async function enrolAgent(
+  w: Warden,
+  svc: IdentityService,
+  o: { blueprint: string; name: string; sponsor: string; credentialsFile: string },
+): Promise<{ id: string; client: AgentClient }> {
+  const { publicJwk, privateJwk } = generateAgentKey('ES256');
+  const agent = await w.registry.createAgent({
+    blueprint: o.blueprint,
+    name: o.name,
+    sponsor: o.sponsor,
+    publicJwk,
+  });
+  await svc.state.refresh();
+  writeCredentialFile(o.credentialsFile, {
+    agentId: agent.id,
+    issuer: svc.issuer,
+    tokenEndpoint: `${svc.issuer}/oauth/token`,
+    alg: 'ES256',
+    privateJwk,
+  });
+  return { id: agent.id, client: new AgentClient(readCredentialFile(o.credentialsFile)) };
 }

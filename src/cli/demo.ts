@@ -13,10 +13,8 @@ import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Command } from 'commander';
 import { WardenError, q } from '../errors.js';
 import type { StartedGateway } from '../gateway/start.js';
-import { AgentClient } from '../identity/client.js';
-import { readCredentialFile, writeCredentialFile } from '../identity/credentials.js';
-import { generateAgentKey } from '../identity/index.js';
-import { initDataDir, openWarden, serveWarden } from './context.js';
+import { declareIntent } from '../gateway/connect.js';
+import { enrolAgent, initDataDir, openWarden, serveWarden } from './context.js';
 import { action } from './util.js';
 
 const SPONSOR = 'dana@example.com';
@@ -126,26 +124,16 @@ export function registerDemo(program: Command): void {
             envelope: { servers: ['workspace', 'web'], tools: ['workspace/*', 'web/*'], scopes: ['mcp'] },
             baseScope: ['mcp'],
           });
-          const { publicJwk, privateJwk } = generateAgentKey('ES256');
-          const agent = await w.registry.createAgent({
+          const credFile = join(dataDir, 'helper.credentials.json');
+          const { id: agentId, client: agentClient } = await enrolAgent(w, svc, {
             blueprint: 'assistant',
             name: 'helper',
             sponsor: SPONSOR,
-            publicJwk,
+            credentialsFile: credFile,
           });
-          await svc.state.refresh();
-          const credFile = join(dataDir, 'helper.credentials.json');
-          writeCredentialFile(credFile, {
-            agentId: agent.id,
-            issuer: svc.issuer,
-            tokenEndpoint: `${svc.issuer}/oauth/token`,
-            alg: 'ES256',
-            privateJwk,
-          });
-          say(`   agent ${agent.id}, sponsored by ${SPONSOR}; its private key stays in ${credFile}`);
+          say(`   agent ${agentId}, sponsored by ${SPONSOR}; its private key stays in ${credFile}`);
           say();
 
-          const agentClient = new AgentClient(readCredentialFile(credFile));
           const intent = {
             text: "Summarise today's news and my Q3 plan, and mail the summary to alice@example.com",
             values: ['alice@example.com'],
@@ -154,12 +142,7 @@ export function registerDemo(program: Command): void {
           const transport = new StreamableHTTPClientTransport(new URL(`${svc.issuer}/mcp`), {
             fetch: agentClient.fetcher(),
           });
-          const send = transport.send.bind(transport);
-          transport.send = (message, options) => {
-            const m = message as { method?: string; params?: Record<string, unknown> };
-            if (m.method === 'initialize') m.params = { ...m.params, _meta: { 'warden/intent': intent } };
-            return send(message, options);
-          };
+          declareIntent(transport, intent);
           await client.connect(transport);
           const c = client;
           say('2. Supply chain: tools are offered only once an operator pins their definitions');

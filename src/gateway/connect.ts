@@ -8,7 +8,7 @@
 
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { FetchLike, Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   ErrorCode,
   isJSONRPCRequest,
@@ -170,6 +170,19 @@ export function withIntent(request: JSONRPCRequest, intent: Intent | undefined):
   const meta = record(params._meta) ?? {};
   if (meta[INTENT_META_KEY] !== undefined) return request;
   return { ...request, params: { ...params, _meta: { ...meta, [INTENT_META_KEY]: intent } } };
+}
+
+/**
+ * Make a client transport declare `intent` in its `initialize` request, as an agent runtime does
+ * (the user's task, before any tool runs).
+ */
+export function declareIntent(transport: Transport, intent: Intent): void {
+  const send = transport.send.bind(transport);
+  transport.send = (message, options) =>
+    send(
+      isJSONRPCRequest(message) && message.method === 'initialize' ? withIntent(message, intent) : message,
+      options,
+    );
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {

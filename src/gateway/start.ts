@@ -104,6 +104,19 @@ export class EngineDecider implements Decider {
   }
 }
 
+/** The policy set of a data directory; one that does not load is a configuration error. */
+export function loadPolicyEngine(policyDir: string): PolicyEngine {
+  try {
+    return PolicyEngine.load({ dir: policyDir });
+  } catch (err) {
+    throw new WardenError(
+      'config_invalid',
+      `policies in ${q(policyDir)} cannot be loaded: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
+
 export async function startGateway(o: GatewayStartOptions): Promise<StartedGateway> {
   const { config, store, audit } = o;
   const secrets = Secrets.load(join(o.dataDir, config.gateway.secretsFile));
@@ -114,17 +127,7 @@ export async function startGateway(o: GatewayStartOptions): Promise<StartedGatew
     if (u.transport === 'http' && u.auth)
       secrets.resolve(u.auth.type === 'bearer' ? u.auth.token : u.auth.clientSecret);
   }
-  const policyDir = join(o.dataDir, config.gateway.policyDir);
-  let engine: PolicyEngine;
-  try {
-    engine = PolicyEngine.load({ dir: policyDir });
-  } catch (err) {
-    throw new WardenError(
-      'config_invalid',
-      `policies in ${q(policyDir)} cannot be loaded: ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
+  const engine = loadPolicyEngine(join(o.dataDir, config.gateway.policyDir));
   const watcher = engine.watch({
     onReload: (r) =>
       o.log(

@@ -59,12 +59,11 @@ import {
   type DecidedTool,
 } from '../gateway/decision-resources.js';
 import type { Decider, DecisionRequest } from '../gateway/ports.js';
-import { EngineDecider } from '../gateway/start.js';
+import { EngineDecider, loadPolicyEngine } from '../gateway/start.js';
 import { parseToolDefinition } from '../gateway/tool-definition.js';
 import type { Agent, Blueprint } from '../identity/index.js';
 import type { Registry } from '../identity/registry.js';
 import { resolveToolFlow } from '../policy/flow-labels.js';
-import { PolicyEngine } from '../policy/index.js';
 import type { SandboxSetting } from '../sandbox/profile.js';
 import type { Store } from '../store/index.js';
 import { listSkills, type InstalledSkill } from './store.js';
@@ -498,17 +497,7 @@ export async function gatherBomInputs(
 ): Promise<BomInputs> {
   const now = opts.now ?? Date.now();
   const { config } = src;
-  const policyDir = join(src.dataDir, config.gateway.policyDir);
-  let engine: PolicyEngine;
-  try {
-    engine = PolicyEngine.load({ dir: policyDir });
-  } catch (err) {
-    throw new WardenError(
-      'config_invalid',
-      `policies in ${q(policyDir)} cannot be loaded: ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
+  const engine = loadPolicyEngine(join(src.dataDir, config.gateway.policyDir));
   const blueprints = new Map((await src.registry.listBlueprints()).map((b) => [b.name, b]));
   const chosen =
     opts.agent !== undefined

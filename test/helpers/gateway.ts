@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { initDataDir, openWarden, serveWarden, type Warden } from '../../src/cli/context.js';
+import { enrolAgent, initDataDir, openWarden, serveWarden, type Warden } from '../../src/cli/context.js';
+import { declareIntent } from '../../src/gateway/connect.js';
+import type { Intent } from '../../src/policy/flow-intent.js';
 import type { StartedGateway } from '../../src/gateway/start.js';
-import { AgentClient } from '../../src/identity/client.js';
-import { readCredentialFile, writeCredentialFile } from '../../src/identity/credentials.js';
-import { generateAgentKey, type IdentityService } from '../../src/identity/index.js';
+import type { AgentClient } from '../../src/identity/client.js';
+import type { IdentityService } from '../../src/identity/index.js';
 
 export const DIST_DEMO = fileURLToPath(new URL('../../dist/src/demo/', import.meta.url));
 
@@ -106,37 +107,20 @@ export async function startGatewayHarness(
     mcpUrl,
     logs,
     async connect(name, opts = {}) {
-      const { publicJwk, privateJwk } = generateAgentKey('ES256');
-      const agentRow = await w.registry.createAgent({
+      const { id, client: agent } = await enrolAgent(w, svc, {
         blueprint: opts.blueprint ?? 'assistant',
         name,
         sponsor: SPONSOR,
-        publicJwk,
+        credentialsFile: join(dataDir, `${name}.credentials.json`),
       });
-      await svc.state.refresh();
-      const credFile = join(dataDir, `${name}.credentials.json`);
-      writeCredentialFile(credFile, {
-        agentId: agentRow.id,
-        issuer: svc.issuer,
-        tokenEndpoint: `${svc.issuer}/oauth/token`,
-        alg: 'ES256',
-        privateJwk,
-      });
-      const agent = new AgentClient(readCredentialFile(credFile));
       const client = new Client({ name: `test-${name}`, version: '1.0.0' });
       const transport = new StreamableHTTPClientTransport(new URL(mcpUrl), { fetch: agent.fetcher() });
-      if (opts.intent !== undefined) {
-        // The agent runtime declares the user's task in initialize's params._meta.
-        const originalSend = transport.send.bind(transport);
-        transport.send = (message, options) => {
-          const m = message as { method?: string; params?: Record<string, unknown> };
-          if (m.method === 'initialize') m.params = { ...m.params, _meta: { 'warden/intent': opts.intent } };
-          return originalSend(message, options);
-        };
-      }
+      // The agent runtime declares the user's task in initialize's params._meta (tests also send
+      // malformed intents, so the value goes through unchecked).
+      if (opts.intent !== undefined) declareIntent(transport, opts.intent as Intent);
       await client.connect(transport);
       clients.push(client);
-      return { client, agent, id: agentRow.id };
+      return { client, agent, id };
     },
     async pinAll() {
       const g = gw as StartedGateway;
