@@ -53,7 +53,10 @@ export interface CaseRecord {
 
 /** One suite's policy pack: tool labels and sensitive arguments, and Cedar files. */
 export interface Pack {
-  tools: Record<string, { labels?: string[]; sensitiveArgs?: string[] }>;
+  tools: Record<
+    string,
+    { labels?: string[]; sensitiveArgs?: string[]; sensitiveText?: string[]; trustNames?: boolean }
+  >;
   /** Stock policy files the pack leaves out (by file name), with its reasons in its README. */
   withoutStock: string[];
   cedar: { name: string; text: string }[];

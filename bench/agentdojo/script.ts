@@ -93,8 +93,9 @@ function scalars(value: unknown, out: (string | number)[]): void {
 
 /**
  * The values ground-truth call `index` must have shown the agent: every scalar argument of the next
- * ground-truth call that the prompt does not already give (the most recent preceding call is where the
- * agent read it). A number counts as given when the prompt holds a number of that value.
+ * ground-truth call (or run of calls to one tool, see `nextRun`) that the prompt does not already
+ * give: the most recent preceding call is where the agent read it. A number counts as given when
+ * the prompt holds a number of that value.
  */
 export function dataFor(userTask: UserTask, index: number): (string | number)[] {
   return valuesFor(userTask.ground_truth_calls, index, userTask.prompt);
@@ -110,13 +111,27 @@ export function injectionDataFor(injectionTask: InjectionTask, index: number): (
   return valuesFor(injectionCalls(injectionTask), index, injectionTask.goal, true);
 }
 
+/**
+ * The calls whose values call `index` shows: the next call, or when the next calls form a run of
+ * one tool (fetch each of these pages, add each of these users), the whole run, since the agent
+ * read the list it works through before the run started. A call inside such a run shows nothing
+ * new to the next one.
+ */
+function nextRun(calls: readonly Call[], index: number): readonly Call[] {
+  const next = calls[index + 1];
+  if (next === undefined || calls[index]?.function === next.function) return [];
+  let end = index + 2;
+  while (calls[end]?.function === next.function) end++;
+  return calls.slice(index + 1, end);
+}
+
 function valuesFor(
   calls: readonly Call[],
   index: number,
   givenText: string,
   allLater = false,
 ): (string | number)[] {
-  const later = allLater ? calls.slice(index + 1) : calls.slice(index + 1, index + 2);
+  const later = allLater ? calls.slice(index + 1) : nextRun(calls, index);
   if (later.length === 0) return [];
   const found: (string | number)[] = [];
   for (const c of later) scalars(c.args, found);

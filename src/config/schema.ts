@@ -234,6 +234,7 @@ upstreams: []
 #      signers: [release-team]
 #    tools:
 #      read_file: { labels: [private] }
+#      list_directory: { labels: [private, untrusted], trustNames: true }   # its names vouch for themselves
 #  - name: mail
 #    transport: http
 #    url: https://mail-mcp.internal.example/mcp

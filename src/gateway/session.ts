@@ -641,7 +641,9 @@ export class GatewaySession {
     ).finally(() => inFlight.delete(extra.requestId));
     const inspection = inspectResult(raw);
     const { result, count: redactions } = redactSecrets(raw, this.secretPatterns());
-    this.flow.recordResult({ server: t.server, tool: t.tool.name }, t.flow.labels, result, inspection);
+    this.flow.recordResult({ server: t.server, tool: t.tool.name }, t.flow.labels, result, inspection, {
+      trustNames: t.flow.trustNames,
+    });
     // The decision was made durable before forwarding; the result record joins the next group
     // commit instead of holding the reply for a write of its own.
     void this.audit(

@@ -38,6 +38,20 @@ export const ToolFlowConfigSchema = z
       .max(64)
       .refine((as) => new Set(as).size === as.length, { message: 'sensitive arguments must not repeat' })
       .default([]),
+    /**
+     * Free-text arguments (a message body, a subject) whose addresses must not come from untrusted
+     * content: the URLs, e-mails, IBANs and long numbers inside are checked, the words are not.
+     */
+    sensitiveText: z
+      .array(SensitiveArgSchema)
+      .max(64)
+      .refine((as) => new Set(as).size === as.length, { message: 'sensitive text arguments must not repeat' })
+      .optional(),
+    /**
+     * The service itself assigns the short names and ids in this tool's results (channel names,
+     * file ids): as whole values they vouch for themselves even when the result is untrusted.
+     */
+    trustNames: z.boolean().optional(),
   })
   .strict();
 
@@ -47,6 +61,13 @@ export type ToolFlowSettings = z.infer<typeof ToolFlowConfigSchema>;
 export interface ToolFlowConfig {
   labels: readonly FlowLabel[];
   sensitiveArgs: readonly string[];
+  /** Free-text arguments checked for the addresses inside them only. Default none. */
+  sensitiveText?: readonly string[];
+  /**
+   * Whole short values of this tool's results (a JSON leaf, or the whole text) without an address
+   * in them count as trusted names; see `SessionFlow.recordResult`. Default false.
+   */
+  trustNames?: boolean;
 }
 
 /** The MCP `ToolAnnotations` hints that bear on flow; anything else in the object is ignored. */
@@ -94,6 +115,8 @@ export function resolveToolFlow(
   return {
     labels: settings?.labels ? sortLabels(settings.labels) : defaultLabels(annotations),
     sensitiveArgs: settings?.sensitiveArgs ?? [],
+    sensitiveText: settings?.sensitiveText ?? [],
+    trustNames: settings?.trustNames ?? false,
   };
 }
 

@@ -353,6 +353,53 @@ export function walkJson(
   }
 }
 
+/** A name vouched for by `trustNames` is at most this long (after normalisation). */
+export const MAX_NAME_LENGTH = 64;
+
+/**
+ * The names a result offers as whole values: each JSON leaf of a text that is JSON (strings and
+ * numbers, not object keys), or else the text itself, when it is one line of at most
+ * `MAX_NAME_LENGTH` characters with no address in it (no URL, e-mail, host, IBAN or long number).
+ * Never a part of a longer text: a name quoted inside a message is the message writer's, not
+ * the service's.
+ */
+export function nameKeys(text: string, out: Set<string>): void {
+  const clean = cleanText(text);
+  const trimmed = clean.trimStart();
+  if ((trimmed.startsWith('{') || trimmed.startsWith('[')) && clean.length <= MAX_JSON_TEXT) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(clean);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed !== undefined) return leafNames(parsed, out, 0);
+  }
+  addName(clean, out);
+}
+
+function leafNames(value: unknown, out: Set<string>, depth: number): void {
+  if (typeof value === 'string') return addName(cleanText(value), out);
+  if (typeof value === 'number') {
+    if (Number.isFinite(value)) addName(String(value), out);
+    return;
+  }
+  if (typeof value !== 'object' || value === null || depth >= MAX_DEPTH) return;
+  for (const v of Array.isArray(value) ? (value as unknown[]) : Object.values(value))
+    leafNames(v, out, depth + 1);
+}
+
+function addName(clean: string, out: Set<string>): void {
+  if (clean.includes('\n') || clean.length > MAX_NAME_LENGTH * 2) return;
+  const norm = normaliseWhole(clean, true);
+  if (norm === undefined || norm.length > MAX_NAME_LENGTH) return;
+  let address = false;
+  tokens(clean, () => {
+    address = true;
+  });
+  if (!address) out.add(makeKey('s', norm));
+}
+
 /**
  * The human's own words as values: everything `extractText` finds, plus each word and each run
  * of up to four words, so that `pay Le Marais Boutique` vouches for `Le Marais Boutique`.

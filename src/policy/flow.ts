@@ -8,6 +8,11 @@
 //     Unicode or instruction-like text, or the result was too large to inspect in full;
 //   - trusted: otherwise, when the tool is labelled `private` (the user's own data);
 //   - neutral: otherwise (a tool with neither source label).
+// A tool configured with `trustNames` (its service assigns the names and ids it lists: channel
+// names, file ids) vouches, in an untrusted result, for the whole short values that hold no
+// address (no URL, e-mail, IBAN or long number): each counts as a trusted sighting. Addresses,
+// and everything found inside longer text, stay untrusted; a result that inspection marked
+// vouches for nothing.
 // A value is tainted when it is not in the intent and its first untrusted sighting precedes its
 // first trusted one (or it has no trusted one). So a value first seen in untrusted content stays
 // tainted when it later turns up in the user's own data: that later sighting may be the agent
@@ -25,7 +30,7 @@ import { FlowError } from './flow-error.js';
 import { parseIntent, type Intent } from './flow-intent.js';
 import { FLOW_LABELS, sortLabels, type FlowLabel, type ToolFlowConfig } from './flow-labels.js';
 import { requireArgPath, valuesAt } from './flow-pointer.js';
-import { CandidateSet, extractIntentText, extractText, leafCandidates } from './flow-values.js';
+import { CandidateSet, extractIntentText, extractText, leafCandidates, nameKeys } from './flow-values.js';
 import {
   collectResultText,
   inspectionMarksUntrusted,
@@ -165,6 +170,7 @@ export class SessionFlow {
     labels: readonly FlowLabel[],
     result: unknown,
     inspection?: ResultInspection,
+    options: { trustNames?: boolean } = {},
   ): RecordedResult {
     const collected = collectResultText(result);
     const inspected = inspection ?? inspectTexts(collected);
@@ -186,17 +192,31 @@ export class SessionFlow {
       const bit = FLOW_LABELS.indexOf(l);
       if (bit >= 0) mask |= 1 << bit;
     }
+    // A tool configured with `trustNames` vouches for the whole short names in its results (its
+    // own ids and names), unless inspection found instructions or hidden text in the result.
+    const names = new Set<string>();
+    if (options.trustNames === true && !trusted && !marked && !truncated)
+      for (const text of collected.texts) nameKeys(text, names);
     const src = this.sourceId(`${source.server}/${source.tool}`);
-    for (const key of found.keys) this.remember(key, seq, untrusted, trusted, mask, src);
+    for (const key of found.keys) this.remember(key, seq, untrusted, trusted || names.has(key), mask, src);
     return { untrustedMarked: untrusted, inspection: inspected, values: found.keys.size, truncated };
   }
 
   /**
    * For each sensitive argument (a name or a JSON Pointer), the values it holds and where they
-   * came from. An argument with more values than are checked counts as tainted.
+   * came from. An argument with more values than are checked counts as tainted. Arguments in
+   * `textArgs` are free text: only the addresses inside them (URLs, e-mails, IBANs, long
+   * numbers) are looked up, so that a sentence the agent wrote is not judged by its words; one
+   * without addresses is neither tainted nor in the intent.
    */
-  argumentProvenance(args: unknown, sensitiveArgs: readonly string[]): ArgumentProvenance[] {
-    return sensitiveArgs.map((arg) => {
+  argumentProvenance(
+    args: unknown,
+    sensitiveArgs: readonly string[],
+    textArgs: readonly string[] = [],
+  ): ArgumentProvenance[] {
+    const text = new Set(textArgs);
+    return [...sensitiveArgs, ...textArgs.filter((a) => !sensitiveArgs.includes(a))].map((arg) => {
+      const textOnly = text.has(arg) && !sensitiveArgs.includes(arg);
       const { values, overflow } = valuesAt(args, requireArgPath(arg));
       const unique = [...new Set(values)];
       let tainted = overflow;
@@ -205,7 +225,9 @@ export class SessionFlow {
       let labels = 0;
       for (const value of unique) {
         const c = leafCandidates(value);
-        for (const key of [...c.primary, ...c.secondary]) {
+        const primary = textOnly ? c.primary.filter((k) => k !== c.whole) : c.primary;
+        const secondary = textOnly ? c.secondary.filter((k) => k !== c.whole) : c.secondary;
+        for (const key of [...primary, ...secondary]) {
           const e = this.memory.get(key);
           if (!e) continue;
           if (this.isTainted(key, e)) tainted = true;
@@ -213,10 +235,10 @@ export class SessionFlow {
           labels |= e.labels;
         }
         // Memory that lost untrusted values cannot tell a forgotten tainted value from a new one.
-        if (!this.complete && c.primary.some((k) => !this.memory.has(k) && !this.intentKeys.has(k)))
+        if (!this.complete && primary.some((k) => !this.memory.has(k) && !this.intentKeys.has(k)))
           tainted = true;
-        const wholeInIntent = c.whole !== undefined && this.intentKeys.has(c.whole);
-        const tokensInIntent = c.primary.length > 0 && c.primary.every((k) => this.intentKeys.has(k));
+        const wholeInIntent = !textOnly && c.whole !== undefined && this.intentKeys.has(c.whole);
+        const tokensInIntent = primary.length > 0 && primary.every((k) => this.intentKeys.has(k));
         if (!wholeInIntent && !tokensInIntent) inIntent = false;
       }
       return {
@@ -232,11 +254,11 @@ export class SessionFlow {
 
   /**
    * The Cedar context record of a call to a tool with `toolFlow`, as the session stands before the
-   * call is made. Only `sensitiveArgs` is read here: the tool's own labels reach Cedar as
+   * call is made. Only `sensitiveArgs` and `sensitiveText` are read here: the tool's own labels reach Cedar as
    * attributes of the Tool resource, and become touched by `recordCall` once the call goes out.
    */
   facts(toolFlow: ToolFlowConfig, args: unknown): FlowFacts {
-    const provenance = this.argumentProvenance(args, toolFlow.sensitiveArgs);
+    const provenance = this.argumentProvenance(args, toolFlow.sensitiveArgs, toolFlow.sensitiveText);
     const touched = sortLabels(this.touched);
     return {
       touched,
