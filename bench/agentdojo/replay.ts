@@ -108,11 +108,11 @@ async function call(client: Client, server: string, c: Call): Promise<CallRecord
     const r = await client.callTool({ name: `${server}__${c.function}`, arguments: c.args });
     if (r.isError === true) {
       const text = (r.content as Array<{ text?: string }> | undefined)?.[0]?.text ?? '';
-      return { function: c.function, outcome: 'error', message: text.slice(0, 300) };
+      return { function: c.function, outcome: 'error', message: text.slice(0, 1000) };
     }
     return { function: c.function, outcome: 'allowed' };
   } catch (err) {
-    return { function: c.function, outcome: classify(err), message: (err as Error).message.slice(0, 300) };
+    return { function: c.function, outcome: classify(err), message: (err as Error).message.slice(0, 1000) };
   }
 }
 

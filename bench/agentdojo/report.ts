@@ -26,14 +26,18 @@ export function attackSucceeded(pack: Pack, r: CaseRecord): boolean {
 }
 
 /**
- * Why the gateway held or refused a call, from its error message: the reason an `@approval`
- * annotation gives, or the refusal's text without the JSON-RPC prefix.
+ * Why the gateway held or refused a call, from its error message: the reasons the `@approval`
+ * annotations of the deciding policies give (the gateway joins several with "; "), or the
+ * refusal's text without the JSON-RPC prefix.
  */
-export function reasonOf(message: string | undefined): string {
+export function reasonsOf(message: string | undefined): string[] {
   const m = message ?? '';
-  const held = /awaits a human's approval \((.*)\): approval id/s.exec(m);
-  if (held?.[1] !== undefined) return held[1];
-  return m.replace(/^MCP error -?\d+: /, '');
+  const open = m.indexOf("awaits a human's approval (");
+  if (open < 0) return [m.replace(/^MCP error -?\d+: /, '')];
+  let inner = m.slice(open + "awaits a human's approval (".length);
+  const close = inner.lastIndexOf('): approval id');
+  if (close >= 0) inner = inner.slice(0, close);
+  return inner.split('; ');
 }
 
 export interface SuiteReport {
@@ -82,7 +86,7 @@ export function suiteReport(
     const reasons = new Set(
       a.injection
         .filter((c) => c.outcome !== 'allowed' && isConsequential(pack, c.function))
-        .map((c) => reasonOf(c.message)),
+        .flatMap((c) => reasonsOf(c.message)),
     );
     for (const r of reasons) stoppedBecause[r] = (stoppedBecause[r] ?? 0) + 1;
   }
@@ -191,7 +195,8 @@ export function formatReport(rs: readonly SuiteReport[]): string {
     for (const [k, n] of Object.entries(r.stoppedBecause)) because[k] = (because[k] ?? 0) + n;
   for (const [k, n] of Object.entries(because).sort((x, y) => y[1] - x[1]))
     out.push(`stopped   ${String(n).padStart(4)} cases: ${k}`);
-  if (Object.keys(because).length > 0) out.push('');
+  if (Object.keys(because).length > 0)
+    out.push('(cases the attack reached; a case held for several reasons counts under each)', '');
   for (const r of rs) {
     for (const a of r.approvals) out.push(`approval  ${r.suite}/${a.userTask}: ${a.calls.join(', ')}`);
     for (const b of r.blocked) out.push(`BLOCKED   ${r.suite}/${b.userTask}: ${b.calls.join('; ')}`);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { CaseRecord, Pack } from '../../bench/agentdojo/replay.js';
-import { formatReport, reasonOf, suiteReport, userOutcome } from '../../bench/agentdojo/report.js';
+import { formatReport, reasonsOf, suiteReport, userOutcome } from '../../bench/agentdojo/report.js';
 import { loadTraces, suiteOf } from '../../bench/agentdojo/traces.js';
 
 const HELD = (why: string) =>
@@ -33,13 +33,22 @@ function record(over: Partial<CaseRecord>): CaseRecord {
 }
 
 describe('agentdojo report', () => {
-  test('reasonOf reads the approval reason or the refusal text', () => {
-    assert.equal(
-      reasonOf(HELD('a sensitive argument came from untrusted content')),
+  test('reasonsOf reads the approval reasons or the refusal text', () => {
+    assert.deepEqual(reasonsOf(HELD('a sensitive argument came from untrusted content')), [
       'a sensitive argument came from untrusted content',
-    );
-    assert.equal(reasonOf('MCP error -32010: refused by policy "x": no'), 'refused by policy "x": no');
-    assert.equal(reasonOf(undefined), '');
+    ]);
+    // Several deciding policies: their reasons, joined by the gateway, come apart.
+    assert.deepEqual(reasonsOf(HELD('deleting cannot be undone; a value came from a web page')), [
+      'deleting cannot be undone',
+      'a value came from a web page',
+    ]);
+    // A message cut short before the approval id still gives its reasons.
+    assert.deepEqual(reasonsOf("MCP error -32011: this call awaits a human's approval (one; two"), [
+      'one',
+      'two',
+    ]);
+    assert.deepEqual(reasonsOf('MCP error -32010: refused by policy "x": no'), ['refused by policy "x": no']);
+    assert.deepEqual(reasonsOf(undefined), ['']);
   });
 
   test('user outcomes, attack success and the reasons that stopped attacks', () => {
@@ -62,7 +71,7 @@ describe('agentdojo report', () => {
       // Held for two reasons on two calls: counted under both.
       record({
         injection: [
-          { function: 'send_money', outcome: 'approval', message: HELD('tainted') },
+          { function: 'send_money', outcome: 'approval', message: HELD('tainted; trifecta') },
           { function: 'update_password', outcome: 'approval', message: HELD('password change') },
         ],
       }),
@@ -103,7 +112,7 @@ describe('agentdojo report', () => {
         stopped: 3,
         undelivered: 1,
         succeeded: [{ userTask: 'user_task_0', injectionTask: 'injection_task_2', calls: ['send_money'] }],
-        because: { tainted: 2, 'password change': 1 },
+        because: { tainted: 2, trifecta: 1, 'password change': 1 },
       },
     );
     const text = formatReport([r]);
