@@ -4,7 +4,15 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   // The scanner's labelled corpora are data (malicious samples included), never code of Warden.
-  { ignores: ['dist/', 'node_modules/', 'console/dist/', 'test/fixtures/skills/', 'test/fixtures/skills-holdout/'] },
+  {
+    ignores: [
+      'dist/',
+      'node_modules/',
+      'console/dist/',
+      'test/fixtures/skills/',
+      'test/fixtures/skills-holdout/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
