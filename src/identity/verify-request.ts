@@ -5,6 +5,7 @@ import { DpopError, TokenError } from './errors.js';
 import {
   checkRevocation,
   verifyAccessToken,
+  VerifiedTokens,
   type Principal,
   type TokenVerifyOptions,
 } from './access-token.js';
@@ -23,6 +24,8 @@ export interface ProtectedRequest {
 }
 
 export class RequestVerifier {
+  private readonly verified = new VerifiedTokens();
+
   constructor(
     private readonly keys: ServiceKeys,
     private readonly state: IdentityState,
@@ -48,7 +51,7 @@ export class RequestVerifier {
     const proofs = req.dpop ?? [];
     if (proofs.length === 0) throw new DpopError('dpop_missing', 'no DPoP proof: send one `DPoP` header');
     if (proofs.length > 1) throw new DpopError('dpop_multiple', 'more than one DPoP header');
-    const claims = verifyAccessToken(token, this.keys, this.options, now);
+    const claims = verifyAccessToken(token, this.keys, this.options, now, this.verified);
     this.dpop.verify(
       proofs[0] ?? '',
       { method: req.method, url: req.url, accessToken: token, expectedJkt: claims.cnf.jkt },
