@@ -14,7 +14,13 @@ import {
   type AgentAlg,
   type PublicJwk,
 } from './jwk.js';
-import { parseCompactJws, typIs, verifyJwsSignature } from './jws.js';
+import {
+  parseCompactJws,
+  typIs,
+  verifyJwsSignature,
+  verifyJwsSignatureAsync,
+  type ParsedJws,
+} from './jws.js';
 import { ReplayCache } from './replay-cache.js';
 
 export interface DpopOptions {
@@ -41,6 +47,14 @@ export interface VerifiedProof {
   jwk: PublicJwk;
   jti: string;
   iat: number;
+}
+
+interface ParsedProof {
+  jws: ParsedJws;
+  alg: AgentAlg;
+  jwk: PublicJwk;
+  jkt: string;
+  key: KeyObject;
 }
 
 const KEY_CACHE_LIMIT = 10_000;
@@ -121,6 +135,24 @@ export class DpopVerifier {
    * missing or repeated header. Throws `DpopError`; on success the proof's jti is spent.
    */
   verify(proof: string, check: DpopCheck, now: number = Date.now()): VerifiedProof {
+    const p = this.parse(proof, check);
+    if (!verifyJwsSignature(p.alg, p.key, p.jws)) {
+      throw new DpopError('dpop_signature_invalid', 'the DPoP proof signature does not verify');
+    }
+    return this.accept(p, check, now);
+  }
+
+  /** verify(), with the signature checked on libuv's thread pool. */
+  async verifyAsync(proof: string, check: DpopCheck, now: number = Date.now()): Promise<VerifiedProof> {
+    const p = this.parse(proof, check);
+    if (!(await verifyJwsSignatureAsync(p.alg, p.key, p.jws))) {
+      throw new DpopError('dpop_signature_invalid', 'the DPoP proof signature does not verify');
+    }
+    return this.accept(p, check, now);
+  }
+
+  /** Everything before the signature: parse, the allow-lists, the key and its binding. */
+  private parse(proof: string, check: DpopCheck): ParsedProof {
     if (proof.length > this.maxProofBytes)
       throw new DpopError('dpop_malformed', 'the DPoP proof is too large');
     let jws;
@@ -129,7 +161,7 @@ export class DpopVerifier {
     } catch (err) {
       throw new DpopError('dpop_malformed', `the DPoP proof is malformed: ${(err as TokenError).message}`);
     }
-    const { header, payload } = jws;
+    const { header } = jws;
     if (!typIs(header['typ'], 'dpop+jwt')) {
       throw new DpopError(
         'dpop_typ_invalid',
@@ -171,10 +203,13 @@ export class DpopVerifier {
     } catch {
       throw new DpopError('dpop_jwk_invalid', 'the DPoP proof jwk is not a valid public key');
     }
-    if (!verifyJwsSignature(alg, key, jws)) {
-      throw new DpopError('dpop_signature_invalid', 'the DPoP proof signature does not verify');
-    }
+    return { jws, alg, jwk, jkt, key };
+  }
 
+  /** Everything after the signature: the claims against the request, the nonce, and the replay check. */
+  private accept(p: ParsedProof, check: DpopCheck, now: number): VerifiedProof {
+    const { jkt, jwk } = p;
+    const payload = p.jws.payload;
     const { htm, htu, iat, jti, ath, nonce } = payload;
     if (typeof htm !== 'string' || htm !== check.method) {
       throw new DpopError(

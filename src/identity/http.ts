@@ -190,7 +190,7 @@ export function identityHandler(deps: IdentityHttpDeps): (req: IncomingMessage, 
   ): Promise<Principal | undefined> {
     const method = req.method ?? 'GET';
     try {
-      return deps.verifier.verify({
+      return await deps.verifier.verifyAsync({
         method,
         url: addressed(req),
         authorization: req.headersDistinct['authorization'],

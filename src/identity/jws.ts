@@ -62,6 +62,26 @@ export function verifyJwsSignature(alg: AgentAlg, key: KeyObject, jws: ParsedJws
   }
 }
 
+/**
+ * verifyJwsSignature on libuv's thread pool: the same check, without holding up the event loop for
+ * the ~70 µs an ES256 verification takes.
+ */
+export function verifyJwsSignatureAsync(alg: AgentAlg, key: KeyObject, jws: ParsedJws): Promise<boolean> {
+  if (jws.signature.length !== 64) return Promise.resolve(false);
+  const data = Buffer.from(jws.signingInput, 'ascii');
+  return new Promise((resolve) => {
+    const done = (err: Error | null, ok: boolean): void => resolve(err === null && ok);
+    try {
+      if (alg === 'ES256')
+        cryptoVerify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, jws.signature, done);
+      else cryptoVerify(null, data, key, jws.signature, done);
+    } catch {
+      // A key of the wrong type for the algorithm: not a valid signature.
+      resolve(false);
+    }
+  });
+}
+
 /** Sign a compact JWS. `header.alg` is set from `alg`. */
 export function signCompactJws(
   alg: AgentAlg,
