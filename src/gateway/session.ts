@@ -407,7 +407,7 @@ export class GatewaySession {
           },
           context: this.context(principal, {}, this.flow.facts({ labels, sensitiveArgs: [] }, {})),
         };
-        const d = this.deps.decider.decide(request);
+        const d = await this.decide(request);
         await this.recordDecision(principal, request, server, req.params.uri, d, req.params, {}, trace);
         if (d.effect !== 'allow') throw this.refusal(d);
         const result = own
@@ -458,7 +458,7 @@ export class GatewaySession {
           },
           context: this.context(principal, {}, this.flow.facts({ labels: [], sensitiveArgs: [] }, {})),
         };
-        const d = this.deps.decider.decide(request);
+        const d = await this.decide(request);
         await this.recordDecision(
           principal,
           request,
@@ -485,6 +485,12 @@ export class GatewaySession {
         return redacted;
       });
     });
+  }
+
+  /** A decision for an agent's request, evaluated off the event loop when the decider can. */
+  private decide(request: DecisionRequest, tool?: DecisionTool): Promise<Decision> {
+    const d = this.deps.decider;
+    return d.decideAsync ? d.decideAsync(request, tool) : Promise.resolve(d.decide(request, tool));
   }
 
   private context(principal: Principal, args: unknown, flow: FlowFacts): Record<string, unknown> {
@@ -555,7 +561,7 @@ export class GatewaySession {
       resource: this.toolResource(t),
       context: this.context(principal, args, facts),
     };
-    const decision = this.deps.decider.decide(request, this.decisionTool(t));
+    const decision = await this.decide(request, this.decisionTool(t));
     const callHash = sha256Jcs({
       agent: principal.agent,
       server: t.server,
