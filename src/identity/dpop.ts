@@ -14,13 +14,8 @@ import {
   type AgentAlg,
   type PublicJwk,
 } from './jwk.js';
-import {
-  parseCompactJws,
-  typIs,
-  verifyJwsSignature,
-  verifyJwsSignatureAsync,
-  type ParsedJws,
-} from './jws.js';
+import { parseCompactJws, typIs, verifyJwsSignature, type ParsedJws } from './jws.js';
+import { SignatureThread } from './verify-thread.js';
 import { ReplayCache } from './replay-cache.js';
 
 export interface DpopOptions {
@@ -87,6 +82,7 @@ export class DpopVerifier {
   private readonly nonceSecret = randomBytes(32);
   private readonly nonceSlotMs: number;
   private readonly maxProofBytes: number;
+  private signatures: SignatureThread | undefined;
 
   constructor(private readonly options: DpopOptions) {
     // INVARIANT: a proof is accepted only while |now - iat| <= window, so every acceptance of the
@@ -94,6 +90,12 @@ export class DpopVerifier {
     this.replay = new ReplayCache(options.replayCacheSize, 2 * options.iatWindowSeconds * 1000 + 1000);
     this.nonceSlotMs = options.iatWindowSeconds * 1000;
     this.maxProofBytes = options.maxProofBytes ?? 4096;
+  }
+
+  /** Stop the signature thread, if one was started. */
+  async close(): Promise<void> {
+    await this.signatures?.close();
+    this.signatures = undefined;
   }
 
   /** A fresh server nonce to send in `DPoP-Nonce`; valid for this slot and the next. */
@@ -142,10 +144,11 @@ export class DpopVerifier {
     return this.accept(p, check, now);
   }
 
-  /** verify(), with the signature checked on libuv's thread pool. */
+  /** verify(), with the signature checked on the verifier's signature thread (started on first use). */
   async verifyAsync(proof: string, check: DpopCheck, now: number = Date.now()): Promise<VerifiedProof> {
     const p = this.parse(proof, check);
-    if (!(await verifyJwsSignatureAsync(p.alg, p.key, p.jws))) {
+    this.signatures ??= new SignatureThread();
+    if (!(await this.signatures.verify(p.alg, p.jkt, p.jwk, p.jws))) {
       throw new DpopError('dpop_signature_invalid', 'the DPoP proof signature does not verify');
     }
     return this.accept(p, check, now);

@@ -48,7 +48,11 @@ export function parseCompactJws(token: string): ParsedJws {
 }
 
 /** Verify a signature with an algorithm the caller has already checked against its allow-list. */
-export function verifyJwsSignature(alg: AgentAlg, key: KeyObject, jws: ParsedJws): boolean {
+export function verifyJwsSignature(
+  alg: AgentAlg,
+  key: KeyObject,
+  jws: Pick<ParsedJws, 'signingInput' | 'signature'>,
+): boolean {
   // Both algorithms have fixed-size signatures; anything else cannot be valid.
   if (jws.signature.length !== 64) return false;
   const data = Buffer.from(jws.signingInput, 'ascii');
@@ -60,26 +64,6 @@ export function verifyJwsSignature(alg: AgentAlg, key: KeyObject, jws: ParsedJws
     // A key of the wrong type for the algorithm: not a valid signature.
     return false;
   }
-}
-
-/**
- * verifyJwsSignature on libuv's thread pool: the same check, without holding up the event loop for
- * the ~70 µs an ES256 verification takes.
- */
-export function verifyJwsSignatureAsync(alg: AgentAlg, key: KeyObject, jws: ParsedJws): Promise<boolean> {
-  if (jws.signature.length !== 64) return Promise.resolve(false);
-  const data = Buffer.from(jws.signingInput, 'ascii');
-  return new Promise((resolve) => {
-    const done = (err: Error | null, ok: boolean): void => resolve(err === null && ok);
-    try {
-      if (alg === 'ES256')
-        cryptoVerify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, jws.signature, done);
-      else cryptoVerify(null, data, key, jws.signature, done);
-    } catch {
-      // A key of the wrong type for the algorithm: not a valid signature.
-      resolve(false);
-    }
-  });
 }
 
 /** Sign a compact JWS. `header.alg` is set from `alg`. */

@@ -159,6 +159,7 @@ export async function startIdentityService(opts: StartOptions): Promise<Identity
     verifier,
     async close() {
       await mount?.close();
+      await dpop.close();
       state.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

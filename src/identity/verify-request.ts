@@ -40,7 +40,7 @@ export class RequestVerifier {
     return checkRevocation(claims, this.state, now);
   }
 
-  /** verify(), with the DPoP proof's signature checked on libuv's thread pool (the HTTP path). */
+  /** verify(), with the DPoP proof's signature checked on a thread of its own (the HTTP path). */
   async verifyAsync(req: ProtectedRequest, now: number = Date.now()): Promise<Principal> {
     const { token, proof, claims } = this.parse(req, now);
     await this.dpop.verifyAsync(proof, this.check(req, token, claims.cnf.jkt), now);
