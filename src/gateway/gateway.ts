@@ -62,6 +62,8 @@ function isInitialize(
 export class Gateway {
   private readonly sessions = new Map<string, Live>();
   private readonly sweeper: NodeJS.Timeout;
+  /** POSTs being served (GET streams stay open for a session's lifetime and are not counted). */
+  private posts = 0;
 
   constructor(private readonly options: GatewayOptions) {
     this.sweeper = setInterval(() => void this.sweep(), 30_000);
@@ -75,6 +77,10 @@ export class Gateway {
   /** Handle one authenticated HTTP request to `/mcp`. */
   async handle(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
     const method = req.method ?? 'GET';
+    if (method === 'POST') {
+      this.posts++;
+      res.once('close', () => this.posts--);
+    }
     const sid = req.headersDistinct['mcp-session-id'];
     if (sid && sid.length > 1) return jsonRpcError(res, 400, -32600, 'more than one Mcp-Session-Id header');
     const sessionId = sid?.[0];
@@ -171,7 +177,10 @@ export class Gateway {
         })
         .catch(() => undefined);
     });
-    const pending = new GatewaySession(sessionId, principal.agent, this.options);
+    const pending = new GatewaySession(sessionId, principal.agent, {
+      ...this.options,
+      busy: () => this.posts > 1,
+    });
     if (intent !== undefined) pending.declareIntent(intent);
     transport.onclose = () => {
       const id = transport.sessionId;

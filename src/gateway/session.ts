@@ -80,6 +80,8 @@ export interface GatewayDeps {
   skills?: readonly LoadedSkill[];
   /** Refuses tool definitions whose scan finds something at or above the configured severity. */
   toolGate?: ToolDefinitionGate;
+  /** Whether other requests are being served: then decisions are evaluated off the event loop. */
+  busy?: () => boolean;
 }
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -487,10 +489,15 @@ export class GatewaySession {
     });
   }
 
-  /** A decision for an agent's request, evaluated off the event loop when the decider can. */
+  /**
+   * A decision for an agent's request. While other requests are being served, Cedar evaluates it
+   * on a thread of its own meanwhile; alone, the trip there and back would only add latency.
+   */
   private decide(request: DecisionRequest, tool?: DecisionTool): Promise<Decision> {
     const d = this.deps.decider;
-    return d.decideAsync ? d.decideAsync(request, tool) : Promise.resolve(d.decide(request, tool));
+    return d.decideAsync && this.deps.busy?.() === true
+      ? d.decideAsync(request, tool)
+      : Promise.resolve(d.decide(request, tool));
   }
 
   private context(principal: Principal, args: unknown, flow: FlowFacts): Record<string, unknown> {
