@@ -655,8 +655,8 @@ export class GatewaySession {
     const inspection = inspectResult(raw);
     const { result, count: redactions } = redactSecrets(raw, this.secretPatterns());
     this.flow.recordResult({ server: t.server, tool: t.tool.name }, t.flow.labels, result, inspection);
-    // The decision was made durable before forwarding; the result record joins the next group
-    // commit instead of holding the reply for a write of its own.
+    // The decision was made durable before forwarding; the result record rides with the next
+    // commit (the next decision's, or a lazy one) instead of holding the reply or causing a write.
     void this.audit(
       'mcp.result',
       'success',
@@ -932,6 +932,7 @@ export class GatewaySession {
       ...(trace ? { trace } : {}),
     };
     // INVARIANT: a decision that cannot be recorded is not carried out (the caller awaits this).
+    if (type === 'mcp.result' && this.deps.audit.recordLazily) return this.deps.audit.recordLazily(event);
     return this.deps.audit.record(event);
   }
 
