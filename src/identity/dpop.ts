@@ -148,7 +148,7 @@ export class DpopVerifier {
   async verifyAsync(proof: string, check: DpopCheck, now: number = Date.now()): Promise<VerifiedProof> {
     const p = this.parse(proof, check);
     this.signatures ??= new SignatureThread();
-    if (!(await this.signatures.verify(p.alg, p.jkt, p.jwk, p.jws))) {
+    if (!(await this.signatures.verify(p.alg, p.jkt, p.jwk, proof))) {
       throw new DpopError('dpop_signature_invalid', 'the DPoP proof signature does not verify');
     }
     return this.accept(p, check, now);

@@ -9,22 +9,23 @@ import type { SignatureRequest } from './verify-thread.js';
 const KEY_CACHE_LIMIT = 10_000;
 const keys = new Map<string, KeyObject>();
 
-function keyOf(jkt: string, r: SignatureRequest): KeyObject {
-  let key = keys.get(jkt);
+function keyOf(r: SignatureRequest): KeyObject {
+  let key = keys.get(r.jkt);
   if (key) return key;
   key = importPublicJwk(r.jwk);
   if (keys.size >= KEY_CACHE_LIMIT) {
     const oldest = keys.keys().next().value;
     if (oldest !== undefined) keys.delete(oldest);
   }
-  keys.set(jkt, key);
+  keys.set(r.jkt, key);
   return key;
 }
 
-serveRequests((r: SignatureRequest): boolean =>
-  verifyJwsSignature(r.alg, keyOf(r.jkt, r), {
-    signingInput: r.signingInput,
-    // A Buffer arrives as a plain Uint8Array.
-    signature: Buffer.from(r.signature.buffer, r.signature.byteOffset, r.signature.byteLength),
-  }),
-);
+serveRequests((r: SignatureRequest): boolean => {
+  // The caller parsed the JWS already: three parts, base64url.
+  const dot = r.jws.lastIndexOf('.');
+  return verifyJwsSignature(r.alg, keyOf(r), {
+    signingInput: r.jws.slice(0, dot),
+    signature: Buffer.from(r.jws.slice(dot + 1), 'base64url'),
+  });
+});

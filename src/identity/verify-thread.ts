@@ -6,7 +6,6 @@
 // calling thread first (dpop.ts); only the signature check moves.
 
 import { RequestThread, threadModule } from '../request-thread.js';
-import type { ParsedJws } from './jws.js';
 import type { AgentAlg, PublicJwk } from './jwk.js';
 
 export interface SignatureRequest {
@@ -14,8 +13,8 @@ export interface SignatureRequest {
   /** The key's thumbprint: the thread imports each key once. */
   jkt: string;
   jwk: PublicJwk;
-  signingInput: string;
-  signature: Uint8Array;
+  /** The compact JWS, as received: a string costs far less to post than a Buffer. */
+  jws: string;
 }
 
 export class SignatureThread {
@@ -28,9 +27,9 @@ export class SignatureThread {
     'signature verification',
   );
 
-  /** Whether the signature verifies; rejects only when the thread fails. */
-  verify(alg: AgentAlg, jkt: string, jwk: PublicJwk, jws: ParsedJws): Promise<boolean> {
-    return this.thread.request({ alg, jkt, jwk, signingInput: jws.signingInput, signature: jws.signature });
+  /** Whether the signature of `jws` verifies under `jwk`; rejects only when the thread fails. */
+  verify(alg: AgentAlg, jkt: string, jwk: PublicJwk, jws: string): Promise<boolean> {
+    return this.thread.request({ alg, jkt, jwk, jws });
   }
 
   close(): Promise<void> {
