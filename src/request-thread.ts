@@ -42,6 +42,14 @@ export class RequestThread<Q, R> {
     private readonly name: string,
   ) {}
 
+  /**
+   * Start the worker now rather than on the first request: loading its modules (Cedar's is 4 MB of
+   * WebAssembly) takes long enough to hold up the request that would otherwise wait for it.
+   */
+  warm(): void {
+    if (!this.closed && !this.worker) this.start();
+  }
+
   request(request: Q): Promise<R> {
     if (this.closed) return Promise.reject(new Error(`the ${this.name} thread is closed`));
     let worker: Worker;

@@ -144,7 +144,12 @@ export class DpopVerifier {
     return this.accept(p, check, now);
   }
 
-  /** verify(), with the signature checked on the verifier's signature thread (started on first use). */
+  /** Start the signature thread verifyAsync() uses (the HTTP service does, when it starts). */
+  startThread(): void {
+    this.signatures ??= new SignatureThread();
+  }
+
+  /** verify(), with the signature checked on the signature thread (started now if it was not). */
   async verifyAsync(proof: string, check: DpopCheck, now: number = Date.now()): Promise<VerifiedProof> {
     const p = this.parse(proof, check);
     this.signatures ??= new SignatureThread();

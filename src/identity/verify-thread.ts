@@ -27,6 +27,10 @@ export class SignatureThread {
     'signature verification',
   );
 
+  constructor() {
+    this.thread.warm();
+  }
+
   /** Whether the signature of `jws` verifies under `jwk`; rejects only when the thread fails. */
   verify(alg: AgentAlg, jkt: string, jwk: PublicJwk, jws: string): Promise<boolean> {
     return this.thread.request({ alg, jkt, jwk, jws });

@@ -27,6 +27,10 @@ export class EvaluationThread {
     'policy evaluation',
   );
 
+  constructor() {
+    this.thread.warm();
+  }
+
   evaluate(e: Evaluation): Promise<AuthorizationAnswer> {
     if (this.thread.fresh) this.known.clear();
     const request: EvaluationRequest = { preparsedId: e.preparsedId, call: e.call };
