@@ -1,11 +1,18 @@
 // RFC 8785 JSON Canonicalization Scheme (JCS) for the values Warden hashes and signs: tool
-// definitions, approvals, audit log entries. The serialisation itself is the `canonicalize` package
-// (by the RFC's author); this file decides what may reach it. That package follows JSON.stringify's habits
-// (`toJSON`, dropping functions, turning `undefined` array items into `null`), and each of those
-// would make two different inputs hash alike or make a hash depend on a class instance's behaviour,
-// so anything JSON cannot represent exactly is refused here instead.
+// definitions, approvals, audit log entries. The reference serialisation is the `canonicalize`
+// package (by the RFC's author); this file decides what may reach it. That package follows
+// JSON.stringify's habits (`toJSON`, dropping functions, turning `undefined` array items into
+// `null`), and each of those would make two different inputs hash alike or make a hash depend on a
+// class instance's behaviour, so anything JSON cannot represent exactly is refused here instead.
+//
+// Every tool call canonicalises several values (two evidence entries, the call hash, digests), so
+// the common case, plain JSON data, is written in one pass that checks as it goes; anything unusual
+// on the way sends the value to the careful walk and the package, which refuse it or write it.
+//
+// INVARIANT: the one-pass writer returns exactly the package's text or nothing (tested on random
+// values in test/jcs.test.ts); a refusal always comes from the careful walk.
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
 import { WardenError, q } from './errors.js';
 
@@ -97,8 +104,76 @@ function assertJsonValue(root: unknown): void {
   }
 }
 
+/** What JSON.stringify would escape, and surrogates: most strings have none of it. */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
+const SPECIAL = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** A string's JSON literal, or undefined when it may hold a lone surrogate. */
+function stringLiteral(s: string): string | undefined {
+  if (!SPECIAL.test(s)) return `"${s}"`;
+  const text = JSON.stringify(s);
+  return text.includes('\\ud') ? undefined : text;
+}
+
+/**
+ * The canonical text of plain JSON data in one pass, or undefined for anything else (a value JSON
+ * cannot represent, a lone surrogate, a cycle or deep nesting, a class instance), which the careful
+ * walk then refuses or the package writes. Escaped as JSON.stringify escapes (as the package does);
+ * a lone surrogate comes out as `\udXXX`, so any `\ud` in a string's JSON form sends it the careful
+ * way (an escaped backslash followed by `ud` does too, harmlessly).
+ */
+function onePass(value: unknown, depth: number): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return stringLiteral(value);
+    case 'number':
+      return Number.isFinite(value) ? JSON.stringify(value) : undefined;
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object':
+      break;
+    default:
+      return undefined;
+  }
+  if (value === null) return 'null';
+  if (depth >= JCS_MAX_DEPTH) return undefined;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) {
+      if (!(i in value)) return undefined;
+      const item = onePass(value[i], depth + 1);
+      if (item === undefined) return undefined;
+      out += i === 0 ? item : `,${item}`;
+    }
+    return `${out}]`;
+  }
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return undefined;
+  const o = value as Record<string, unknown>;
+  // Object.keys, then the default sort: UTF-16 code unit order, as JCS and the package have it.
+  const keys = Object.keys(o).sort();
+  let out = '{';
+  for (const key of keys) {
+    const name = stringLiteral(key);
+    if (name === undefined) return undefined;
+    const member = o[key];
+    if (member === undefined) continue;
+    const text = onePass(member, depth + 1);
+    if (text === undefined) return undefined;
+    out += out.length === 1 ? `${name}:${text}` : `,${name}:${text}`;
+  }
+  return `${out}}`;
+}
+
 /** The RFC 8785 canonical JSON text of `value`; a WardenError `invalid_argument` when it has none. */
 export function canonicalJson(value: unknown): string {
+  const text = onePass(value, 0);
+  if (text !== undefined) return text;
+  return carefulCanonicalJson(value);
+}
+
+/** The careful walk and the package: what `canonicalJson` falls back to (exported for the tests). */
+export function carefulCanonicalJson(value: unknown): string {
   assertJsonValue(value);
   const text = canonicalize(value);
   // INVARIANT: unreachable after assertJsonValue; kept so a library change cannot yield a non-string.
@@ -108,7 +183,7 @@ export function canonicalJson(value: unknown): string {
 
 /** SHA-256 over the UTF-8 bytes of the canonical JSON text, as lowercase hex. */
 export function sha256Jcs(value: unknown): string {
-  return createHash('sha256').update(canonicalJson(value), 'utf8').digest('hex');
+  return hash('sha256', canonicalJson(value), 'hex');
 }
 
 const DISPLAY_ESCAPE =

@@ -5,7 +5,13 @@ import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { WardenError } from '../src/errors.js';
-import { JCS_MAX_DEPTH, canonicalJson, canonicalJsonPretty, sha256Jcs } from '../src/jcs.js';
+import {
+  JCS_MAX_DEPTH,
+  canonicalJson,
+  canonicalJsonPretty,
+  carefulCanonicalJson,
+  sha256Jcs,
+} from '../src/jcs.js';
 
 function fromBits(hex: string): number {
   const view = new DataView(new ArrayBuffer(8));
@@ -176,6 +182,103 @@ describe('canonicalJson: values JCS cannot represent', () => {
       () => canonicalJson(huge),
       (err: unknown) => err instanceof WardenError && err.code === 'invalid_argument',
     );
+  });
+});
+
+describe('canonicalJson: the one-pass writer', () => {
+  // A seeded generator, so that a failure can be replayed.
+  let seed = 0x2545f491;
+  const next = (): number => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 2 ** 32;
+  };
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)] as T;
+  const CHARS = [
+    'a',
+    'Z',
+    '0',
+    ' ',
+    '"',
+    '\\',
+    '/',
+    '\n',
+    '\u0000',
+    '\u001f',
+    '\u007f',
+    'é',
+    '€',
+    '\u2028',
+    '\ufeff',
+    '\ud83d\ude00',
+    '\u{E0041}',
+    'ud',
+    '\\ud800',
+    '\ud800',
+    '\udc00',
+  ];
+  const text = (): string => Array.from({ length: Math.floor(next() * 6) }, () => pick(CHARS)).join('');
+  const number = (): number =>
+    pick([
+      () => Math.floor(next() * 1000) - 500,
+      () => (next() - 0.5) * 10 ** Math.floor(next() * 40 - 20),
+      () => (next() - 0.5) * 10 ** Math.floor(next() * 600 - 300),
+      () => -0,
+      () => Number.MAX_SAFE_INTEGER + Math.floor(next() * 10),
+      () => pick([NaN, Infinity, -Infinity, 5e-324]),
+    ])();
+  const value = (depth: number): unknown => {
+    const kind = depth > 4 ? Math.floor(next() * 4) : Math.floor(next() * 9);
+    switch (kind) {
+      case 0:
+        return text();
+      case 1:
+        return number();
+      case 2:
+        return pick([true, false, null]);
+      case 3:
+        return pick([undefined, 1n, () => 1, Symbol('s'), new Date(0), 'plain']);
+      case 4:
+      case 5:
+        return Array.from({ length: Math.floor(next() * 4) }, () => value(depth + 1));
+      default: {
+        const o: Record<string, unknown> =
+          next() < 0.1 ? (Object.create(null) as Record<string, unknown>) : {};
+        for (let i = Math.floor(next() * 5); i > 0; i--) o[text()] = value(depth + 1);
+        return o;
+      }
+    }
+  };
+  const outcome = (f: () => string): string => {
+    try {
+      return `ok ${f()}`;
+    } catch (err) {
+      return `refused ${(err as Error).message}`;
+    }
+  };
+
+  it('writes exactly what the careful walk and the package write, and refuses what they refuse', () => {
+    let written = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const v = value(0);
+      const expected = outcome(() => carefulCanonicalJson(v));
+      assert.equal(
+        outcome(() => canonicalJson(v)),
+        expected,
+        `value ${i}`,
+      );
+      if (expected.startsWith('ok')) written++;
+    }
+    // Both kinds of outcome were exercised.
+    assert.ok(written > 2000 && written < 18_000, `${written} of 20000 written`);
+  });
+
+  it('leaves cycles and deep nesting to the careful walk', () => {
+    const cyclic: Record<string, unknown> = { a: [1] };
+    (cyclic['a'] as unknown[]).push(cyclic);
+    assert.throws(() => canonicalJson(cyclic), /refers back to itself/);
+    assert.throws(() => canonicalJson({ k: undefined, ['\ud800']: undefined }), /lone utf-16 surrogate/);
   });
 });
 

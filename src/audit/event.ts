@@ -70,4 +70,13 @@ export interface AuditSink {
    * the event commits or rolls back together with the change it describes.
    */
   record(event: AuditEvent, tx?: Kysely<Database>): Promise<void>;
+  /**
+   * For a record nothing waits for (a tool call's result, after the reply): resolves once the event
+   * is durable, which may be up to `LAZY_COMMIT_MS` later, as it rides with the next commit instead
+   * of causing one. Sinks without it record at once.
+   */
+  recordLazily?(event: AuditEvent): Promise<void>;
 }
+
+/** The longest a lazily recorded event waits for a commit to ride with. */
+export const LAZY_COMMIT_MS = 50;

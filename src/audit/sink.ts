@@ -16,7 +16,7 @@ import { WardenError } from '../errors.js';
 import type { Database, Store } from '../store/index.js';
 import { appendEntries, type PendingEntry } from './append.js';
 import { encodeEntry } from './entry.js';
-import type { AuditEvent, AuditSink } from './event.js';
+import { LAZY_COMMIT_MS, type AuditEvent, type AuditSink } from './event.js';
 import { LogStorage } from './storage.js';
 import type { WorkerReply, WorkerRequest, WriterOptions } from './writer.js';
 
@@ -45,6 +45,8 @@ export class LogAuditSink implements AuditSink {
   private readonly storage: LogStorage;
   private queue: Waiter[] = [];
   private scheduled = false;
+  /** Set while lazily recorded entries wait for a commit to ride with. */
+  private lazyTimer: NodeJS.Timeout | undefined;
   private worker: Worker | undefined;
   private readonly inFlight = new Map<number, Waiter[]>();
   private nextBatch = 1;
@@ -65,6 +67,14 @@ export class LogAuditSink implements AuditSink {
   }
 
   record(event: AuditEvent, tx?: Kysely<Database>): Promise<void> {
+    return this.enqueue(event, tx, false);
+  }
+
+  recordLazily(event: AuditEvent): Promise<void> {
+    return this.enqueue(event, undefined, true);
+  }
+
+  private enqueue(event: AuditEvent, tx: Kysely<Database> | undefined, lazy: boolean): Promise<void> {
     let entry: PendingEntry;
     try {
       const at = event.at ?? Date.now();
@@ -85,15 +95,21 @@ export class LogAuditSink implements AuditSink {
     if (this.closed) return Promise.reject(unavailable(new Error('the audit log is closed')));
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ entry, resolve, reject });
-      if (!this.scheduled) {
+      if (this.scheduled) return;
+      if (!lazy) {
         this.scheduled = true;
         setImmediate(() => this.flush());
+      } else if (!this.lazyTimer) {
+        this.lazyTimer = setTimeout(() => this.flush(), LAZY_COMMIT_MS);
+        this.lazyTimer.unref();
       }
     });
   }
 
   private flush(): void {
     this.scheduled = false;
+    clearTimeout(this.lazyTimer);
+    this.lazyTimer = undefined;
     const batch = this.queue;
     this.queue = [];
     if (batch.length === 0) return;
@@ -178,7 +194,7 @@ export class LogAuditSink implements AuditSink {
 
   /** Commit what is queued, stop the writer thread; later records are refused. */
   async close(): Promise<void> {
-    if (this.scheduled) this.flush();
+    if (this.scheduled || this.lazyTimer) this.flush();
     this.closed = true;
     await Promise.all(this.inlineCommits);
     const worker = this.worker;

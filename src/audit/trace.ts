@@ -2,7 +2,7 @@
 // `params._meta` is read, each gateway operation gets its own span under it, and the span goes on
 // to the upstream, so one trace id ties together what a group of agents did.
 
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 export interface TraceIds {
   trace_id: string;
@@ -22,12 +22,27 @@ export function parseTraceparent(value: unknown): { trace_id: string; span_id: s
   return { trace_id: traceId, span_id: spanId };
 }
 
+// Ids are cut from a pool of random bytes refilled 4 KiB at a time: every tool call takes one or
+// two, and a call to the system's generator costs far more than the bytes (Node's randomUUID does
+// the same).
+const pool = Buffer.alloc(4096);
+let used = pool.length;
+
+function randomHex(bytes: number): string {
+  if (used + bytes > pool.length) {
+    randomFillSync(pool);
+    used = 0;
+  }
+  used += bytes;
+  return pool.toString('hex', used - bytes, used);
+}
+
 /** A new span: under `parent` when there is one, else the root of a new trace. */
 export function childSpan(parent: { trace_id: string; span_id: string } | null): TraceIds {
-  const span = randomBytes(8).toString('hex');
+  const span = randomHex(8);
   return parent
     ? { trace_id: parent.trace_id, span_id: span, parent_span_id: parent.span_id }
-    : { trace_id: randomBytes(16).toString('hex'), span_id: span };
+    : { trace_id: randomHex(16), span_id: span };
 }
 
 /** The `traceparent` that names `ids.span_id` as the parent of what comes next (sampled). */

@@ -4,9 +4,10 @@
 
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { Principal } from '../identity/index.js';
 import { GatewaySession, type GatewayDeps } from './session.js';
+import { SessionTransport } from './session-transport.js';
 import { INTENT_META_KEY, parseIntent, type Intent } from '../policy/flow-intent.js';
 
 export interface GatewayOptions extends GatewayDeps {
@@ -16,7 +17,7 @@ export interface GatewayOptions extends GatewayDeps {
 
 interface Live {
   session: GatewaySession;
-  transport: StreamableHTTPServerTransport;
+  transport: SessionTransport;
   lastUsed: number;
 }
 
@@ -61,6 +62,8 @@ function isInitialize(
 export class Gateway {
   private readonly sessions = new Map<string, Live>();
   private readonly sweeper: NodeJS.Timeout;
+  /** POSTs being served (GET streams stay open for a session's lifetime and are not counted). */
+  private posts = 0;
 
   constructor(private readonly options: GatewayOptions) {
     this.sweeper = setInterval(() => void this.sweep(), 30_000);
@@ -74,6 +77,10 @@ export class Gateway {
   /** Handle one authenticated HTTP request to `/mcp`. */
   async handle(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
     const method = req.method ?? 'GET';
+    if (method === 'POST') {
+      this.posts++;
+      res.once('close', () => this.posts--);
+    }
     const sid = req.headersDistinct['mcp-session-id'];
     if (sid && sid.length > 1) return jsonRpcError(res, 400, -32600, 'more than one Mcp-Session-Id header');
     const sessionId = sid?.[0];
@@ -107,7 +114,7 @@ export class Gateway {
     }
 
     // Give the SDK handlers the principal verified for this very request.
-    (req as IncomingMessage & { auth?: unknown }).auth = {
+    const auth: AuthInfo = {
       token: '',
       clientId: principal.agent,
       scopes: principal.scopes,
@@ -118,7 +125,7 @@ export class Gateway {
       if (method !== 'POST' || !isInitialize(parsed)) {
         return jsonRpcError(res, 400, -32600, 'no session: start with an initialize request');
       }
-      return this.open(req, res, principal, parsed);
+      return this.open(req, res, principal, auth, parsed);
     }
     const live = this.sessions.get(sessionId);
     // INVARIANT: another agent's session id is indistinguishable from an unknown one.
@@ -130,13 +137,14 @@ export class Gateway {
       res.writeHead(200).end();
       return;
     }
-    await live.transport.handleRequest(req, res, parsed);
+    await live.transport.handle(req, res, parsed, auth);
   }
 
   private async open(
     req: IncomingMessage,
     res: ServerResponse,
     principal: Principal,
+    auth: AuthInfo,
     init: { params?: { _meta?: Record<string, unknown> } },
   ): Promise<void> {
     const mine = [...this.sessions.values()].filter((l) => l.session.agent === principal.agent).length;
@@ -153,45 +161,33 @@ export class Gateway {
       }
     }
     const sessionId = randomUUID();
-    const transport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => sessionId,
-      // SSE replies, so progress and other request-related notifications reach the agent mid-call.
-      enableJsonResponse: false,
-      onsessioninitialized: (id) => {
-        const session = pending;
-        this.sessions.set(id, { session, transport, lastUsed: Date.now() });
-        void this.options.audit
-          .record({
-            type: 'mcp.session',
-            outcome: 'success',
-            actor: principal.agent,
-            subject: id,
-            sponsor: principal.sponsor,
-            authority: principal.chain,
-            reason: null,
-            details: { event: 'opened', intent_declared: intent !== undefined },
-          })
-          .catch(() => undefined);
-      },
+    const transport = new SessionTransport(sessionId, (id) => {
+      const session = pending;
+      this.sessions.set(id, { session, transport, lastUsed: Date.now() });
+      void this.options.audit
+        .record({
+          type: 'mcp.session',
+          outcome: 'success',
+          actor: principal.agent,
+          subject: id,
+          sponsor: principal.sponsor,
+          authority: principal.chain,
+          reason: null,
+          details: { event: 'opened', intent_declared: intent !== undefined },
+        })
+        .catch(() => undefined);
     });
-    const pending = new GatewaySession(sessionId, principal.agent, this.options);
+    const pending = new GatewaySession(sessionId, principal.agent, {
+      ...this.options,
+      busy: () => this.posts > 1,
+    });
     if (intent !== undefined) pending.declareIntent(intent);
     transport.onclose = () => {
       const id = transport.sessionId;
       if (id) void this.closeSession(id);
     };
     await pending.server.connect(transport);
-    // A cancelled request gets no response (MCP: the receiver SHOULD NOT answer it), so the SDK
-    // would keep its SSE stream, and the agent's connection, open until the session ends.
-    const deliver = transport.onmessage;
-    transport.onmessage = (message, extra) => {
-      deliver?.(message, extra);
-      const m = message as { method?: unknown; params?: { requestId?: unknown } };
-      const id = m.params?.requestId;
-      if (m.method === 'notifications/cancelled' && (typeof id === 'string' || typeof id === 'number'))
-        transport.closeSSEStream(id);
-    };
-    await transport.handleRequest(req, res, init);
+    await transport.handle(req, res, init, auth);
     if (!transport.sessionId) await pending.close();
   }
 

@@ -18,6 +18,8 @@ export interface DecisionTool {
 export interface Decider {
   /** Decide; with `tool`, the typed per-tool action `call:<server>/<tool>` is used. Never throws. */
   decide(req: DecisionRequest, tool?: DecisionTool): Decision;
+  /** decide(), possibly evaluated on another thread (the tool-call path). Never rejects. */
+  decideAsync?(req: DecisionRequest, tool?: DecisionTool): Promise<Decision>;
   /** Could any request of this principal on this resource be allowed (for listings)? */
   couldAllow(req: Omit<DecisionRequest, 'context'>, tool?: DecisionTool): boolean;
 }

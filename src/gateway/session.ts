@@ -80,6 +80,8 @@ export interface GatewayDeps {
   skills?: readonly LoadedSkill[];
   /** Refuses tool definitions whose scan finds something at or above the configured severity. */
   toolGate?: ToolDefinitionGate;
+  /** Whether other requests are being served: then decisions are evaluated off the event loop. */
+  busy?: () => boolean;
 }
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -407,7 +409,7 @@ export class GatewaySession {
           },
           context: this.context(principal, {}, this.flow.facts({ labels, sensitiveArgs: [] }, {})),
         };
-        const d = this.deps.decider.decide(request);
+        const d = await this.decide(request);
         await this.recordDecision(principal, request, server, req.params.uri, d, req.params, {}, trace);
         if (d.effect !== 'allow') throw this.refusal(d);
         const result = own
@@ -458,7 +460,7 @@ export class GatewaySession {
           },
           context: this.context(principal, {}, this.flow.facts({ labels: [], sensitiveArgs: [] }, {})),
         };
-        const d = this.deps.decider.decide(request);
+        const d = await this.decide(request);
         await this.recordDecision(
           principal,
           request,
@@ -485,6 +487,17 @@ export class GatewaySession {
         return redacted;
       });
     });
+  }
+
+  /**
+   * A decision for an agent's request. While other requests are being served, Cedar evaluates it
+   * on a thread of its own meanwhile; alone, the trip there and back would only add latency.
+   */
+  private decide(request: DecisionRequest, tool?: DecisionTool): Promise<Decision> {
+    const d = this.deps.decider;
+    return d.decideAsync && this.deps.busy?.() === true
+      ? d.decideAsync(request, tool)
+      : Promise.resolve(d.decide(request, tool));
   }
 
   private context(principal: Principal, args: unknown, flow: FlowFacts): Record<string, unknown> {
@@ -555,7 +568,7 @@ export class GatewaySession {
       resource: this.toolResource(t),
       context: this.context(principal, args, facts),
     };
-    const decision = this.deps.decider.decide(request, this.decisionTool(t));
+    const decision = await this.decide(request, this.decisionTool(t));
     const callHash = sha256Jcs({
       agent: principal.agent,
       server: t.server,
@@ -644,8 +657,8 @@ export class GatewaySession {
     this.flow.recordResult({ server: t.server, tool: t.tool.name }, t.flow.labels, result, inspection, {
       trustNames: t.flow.trustNames,
     });
-    // The decision was made durable before forwarding; the result record joins the next group
-    // commit instead of holding the reply for a write of its own.
+    // The decision was made durable before forwarding; the result record rides with the next
+    // commit (the next decision's, or a lazy one) instead of holding the reply or causing a write.
     void this.audit(
       'mcp.result',
       'success',
@@ -921,6 +934,7 @@ export class GatewaySession {
       ...(trace ? { trace } : {}),
     };
     // INVARIANT: a decision that cannot be recorded is not carried out (the caller awaits this).
+    if (type === 'mcp.result' && this.deps.audit.recordLazily) return this.deps.audit.recordLazily(event);
     return this.deps.audit.record(event);
   }
 

@@ -85,6 +85,11 @@ export class EngineDecider implements Decider {
     return this.engine.decide(this.adapt(req, tool));
   }
 
+  decideAsync(req: DecisionRequest, tool?: DecisionTool): Promise<Decision> {
+    this.ensure(tool);
+    return this.engine.decideAsync(this.adapt(req, tool));
+  }
+
   couldAllow(req: Omit<DecisionRequest, 'context'>, tool?: DecisionTool): boolean {
     this.ensure(tool);
     const adapted = this.adapt(req, tool);
@@ -128,6 +133,8 @@ export async function startGateway(o: GatewayStartOptions): Promise<StartedGatew
       secrets.resolve(u.auth.type === 'bearer' ? u.auth.token : u.auth.clientSecret);
   }
   const engine = loadPolicyEngine(join(o.dataDir, config.gateway.policyDir));
+  // Tool calls are decided with Cedar's evaluation on a thread of its own, off the event loop.
+  engine.startThread();
   const watcher = engine.watch({
     onReload: (r) =>
       o.log(
@@ -203,6 +210,7 @@ export async function startGateway(o: GatewayStartOptions): Promise<StartedGatew
       watcher.close();
       await gateway.close();
       await codeMode.close();
+      await engine.stopThread();
     },
   };
 }

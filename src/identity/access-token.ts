@@ -3,7 +3,7 @@
 import { q } from '../errors.js';
 import { RevokedError, TokenError } from './errors.js';
 import { parseCompactJws, typIs, verifyJwsSignature } from './jws.js';
-import type { ServiceKeys } from './keys.js';
+import type { ServiceKeys, VerificationKey } from './keys.js';
 import { SERVICE_ALG } from './keys.js';
 import { grantActiveAt } from './model.js';
 import type { IdentityState } from './state.js';
@@ -127,19 +127,89 @@ function parseClaims(p: Record<string, unknown>): AccessTokenClaims {
   };
 }
 
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Tokens whose signature has verified, with the key that verified it and their parsed claims. An
+ * agent presents the same token on every request for its lifetime; verifying the signature of the
+ * same bytes under the same key again gives the same answer, so it is done once. Everything else
+ * (the key still being current, issuer, audience, time claims, and then DPoP and revocation) is
+ * checked on every request.
+ *
+ * INVARIANT: an entry is used only while `ServiceKeys.verifier` returns the very key object it
+ * verified under; a rotation past the grace period or a reload of the keys makes it a miss.
+ */
+export class VerifiedTokens {
+  private readonly entries = new Map<
+    string,
+    { kid: string; key: VerificationKey; claims: AccessTokenClaims }
+  >();
+
+  constructor(private readonly limit = 1000) {}
+
+  lookup(token: string, keys: ServiceKeys, now: number): AccessTokenClaims | undefined {
+    const e = this.entries.get(token);
+    if (!e) return undefined;
+    if (keys.verifier(e.kid, now) === e.key) return e.claims;
+    this.entries.delete(token);
+    return undefined;
+  }
+
+  remember(token: string, kid: string, key: VerificationKey, claims: AccessTokenClaims): void {
+    if (this.entries.size >= this.limit) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    // Shared by every request that presents the token: nothing may change it.
+    this.entries.set(token, { kid, key, claims: deepFreeze(claims) });
+  }
+}
+
 /**
  * Verify an access token's signature and claims (not its DPoP binding, not revocation). The size
- * limit and the algorithm allow-list come before any key is touched.
+ * limit and the algorithm allow-list come before any key is touched. With `verified`, a token whose
+ * signature verified before under a key that is still current is not verified again; its claims
+ * are checked as any other's.
  */
 export function verifyAccessToken(
   token: string,
   keys: ServiceKeys,
   opts: TokenVerifyOptions,
   now: number = Date.now(),
+  verified?: VerifiedTokens,
 ): AccessTokenClaims {
   if (Buffer.byteLength(token) > opts.maxTokenBytes) {
     throw new TokenError('token_too_large', `the access token is larger than ${opts.maxTokenBytes} bytes`);
   }
+  const claims = verified?.lookup(token, keys, now) ?? verifySignedToken(token, keys, now, verified);
+  const t = now / 1000;
+  if (claims.iss !== opts.issuer) {
+    throw new TokenError('token_issuer_mismatch', `token issuer ${q(claims.iss)} is not ${q(opts.issuer)}`);
+  }
+  if (opts.audience !== undefined && !claims.aud.includes(opts.audience)) {
+    throw new TokenError('token_audience_mismatch', `token audience does not include ${q(opts.audience)}`);
+  }
+  if (t > claims.exp + opts.leewaySeconds)
+    throw new TokenError('token_expired', 'the access token has expired');
+  if (claims.nbf > t + opts.leewaySeconds || claims.iat > t + opts.leewaySeconds) {
+    throw new TokenError('token_not_yet_valid', 'the access token is not valid yet');
+  }
+  return claims;
+}
+
+/** Parse the token, check its header against the allow-lists, verify its signature, parse its claims. */
+function verifySignedToken(
+  token: string,
+  keys: ServiceKeys,
+  now: number,
+  verified: VerifiedTokens | undefined,
+): AccessTokenClaims {
   const jws = parseCompactJws(token);
   const { header } = jws;
   if (header['alg'] !== SERVICE_ALG) {
@@ -171,18 +241,7 @@ export function verifyAccessToken(
     throw new TokenError('token_signature_invalid', 'the access token signature does not verify');
   }
   const claims = parseClaims(jws.payload);
-  const t = now / 1000;
-  if (claims.iss !== opts.issuer) {
-    throw new TokenError('token_issuer_mismatch', `token issuer ${q(claims.iss)} is not ${q(opts.issuer)}`);
-  }
-  if (opts.audience !== undefined && !claims.aud.includes(opts.audience)) {
-    throw new TokenError('token_audience_mismatch', `token audience does not include ${q(opts.audience)}`);
-  }
-  if (t > claims.exp + opts.leewaySeconds)
-    throw new TokenError('token_expired', 'the access token has expired');
-  if (claims.nbf > t + opts.leewaySeconds || claims.iat > t + opts.leewaySeconds) {
-    throw new TokenError('token_not_yet_valid', 'the access token is not valid yet');
-  }
+  verified?.remember(token, kid as string, key, claims);
   return claims;
 }
 

@@ -14,7 +14,8 @@ import {
   type AgentAlg,
   type PublicJwk,
 } from './jwk.js';
-import { parseCompactJws, typIs, verifyJwsSignature } from './jws.js';
+import { parseCompactJws, typIs, verifyJwsSignature, type ParsedJws } from './jws.js';
+import { SignatureThread } from './verify-thread.js';
 import { ReplayCache } from './replay-cache.js';
 
 export interface DpopOptions {
@@ -41,6 +42,14 @@ export interface VerifiedProof {
   jwk: PublicJwk;
   jti: string;
   iat: number;
+}
+
+interface ParsedProof {
+  jws: ParsedJws;
+  alg: AgentAlg;
+  jwk: PublicJwk;
+  jkt: string;
+  key: KeyObject;
 }
 
 const KEY_CACHE_LIMIT = 10_000;
@@ -73,6 +82,7 @@ export class DpopVerifier {
   private readonly nonceSecret = randomBytes(32);
   private readonly nonceSlotMs: number;
   private readonly maxProofBytes: number;
+  private signatures: SignatureThread | undefined;
 
   constructor(private readonly options: DpopOptions) {
     // INVARIANT: a proof is accepted only while |now - iat| <= window, so every acceptance of the
@@ -80,6 +90,12 @@ export class DpopVerifier {
     this.replay = new ReplayCache(options.replayCacheSize, 2 * options.iatWindowSeconds * 1000 + 1000);
     this.nonceSlotMs = options.iatWindowSeconds * 1000;
     this.maxProofBytes = options.maxProofBytes ?? 4096;
+  }
+
+  /** Stop the signature thread, if one was started. */
+  async close(): Promise<void> {
+    await this.signatures?.close();
+    this.signatures = undefined;
   }
 
   /** A fresh server nonce to send in `DPoP-Nonce`; valid for this slot and the next. */
@@ -121,6 +137,30 @@ export class DpopVerifier {
    * missing or repeated header. Throws `DpopError`; on success the proof's jti is spent.
    */
   verify(proof: string, check: DpopCheck, now: number = Date.now()): VerifiedProof {
+    const p = this.parse(proof, check);
+    if (!verifyJwsSignature(p.alg, p.key, p.jws)) {
+      throw new DpopError('dpop_signature_invalid', 'the DPoP proof signature does not verify');
+    }
+    return this.accept(p, check, now);
+  }
+
+  /** Start the signature thread verifyAsync() uses (the HTTP service does, when it starts). */
+  startThread(): void {
+    this.signatures ??= new SignatureThread();
+  }
+
+  /** verify(), with the signature checked on the signature thread (started now if it was not). */
+  async verifyAsync(proof: string, check: DpopCheck, now: number = Date.now()): Promise<VerifiedProof> {
+    const p = this.parse(proof, check);
+    this.signatures ??= new SignatureThread();
+    if (!(await this.signatures.verify(p.alg, p.jkt, p.jwk, proof))) {
+      throw new DpopError('dpop_signature_invalid', 'the DPoP proof signature does not verify');
+    }
+    return this.accept(p, check, now);
+  }
+
+  /** Everything before the signature: parse, the allow-lists, the key and its binding. */
+  private parse(proof: string, check: DpopCheck): ParsedProof {
     if (proof.length > this.maxProofBytes)
       throw new DpopError('dpop_malformed', 'the DPoP proof is too large');
     let jws;
@@ -129,7 +169,7 @@ export class DpopVerifier {
     } catch (err) {
       throw new DpopError('dpop_malformed', `the DPoP proof is malformed: ${(err as TokenError).message}`);
     }
-    const { header, payload } = jws;
+    const { header } = jws;
     if (!typIs(header['typ'], 'dpop+jwt')) {
       throw new DpopError(
         'dpop_typ_invalid',
@@ -171,10 +211,13 @@ export class DpopVerifier {
     } catch {
       throw new DpopError('dpop_jwk_invalid', 'the DPoP proof jwk is not a valid public key');
     }
-    if (!verifyJwsSignature(alg, key, jws)) {
-      throw new DpopError('dpop_signature_invalid', 'the DPoP proof signature does not verify');
-    }
+    return { jws, alg, jwk, jkt, key };
+  }
 
+  /** Everything after the signature: the claims against the request, the nonce, and the replay check. */
+  private accept(p: ParsedProof, check: DpopCheck, now: number): VerifiedProof {
+    const { jkt, jwk } = p;
+    const payload = p.jws.payload;
     const { htm, htu, iat, jti, ath, nonce } = payload;
     if (typeof htm !== 'string' || htm !== check.method) {
       throw new DpopError(

@@ -48,7 +48,11 @@ export function parseCompactJws(token: string): ParsedJws {
 }
 
 /** Verify a signature with an algorithm the caller has already checked against its allow-list. */
-export function verifyJwsSignature(alg: AgentAlg, key: KeyObject, jws: ParsedJws): boolean {
+export function verifyJwsSignature(
+  alg: AgentAlg,
+  key: KeyObject,
+  jws: Pick<ParsedJws, 'signingInput' | 'signature'>,
+): boolean {
   // Both algorithms have fixed-size signatures; anything else cannot be valid.
   if (jws.signature.length !== 64) return false;
   const data = Buffer.from(jws.signingInput, 'ascii');

@@ -111,10 +111,14 @@ export async function startIdentityService(opts: StartOptions): Promise<Identity
     ...(opts.tracing ? { tracing: opts.tracing } : {}),
   });
   const verifier = new RequestVerifier(keys, state, dpop, tokenOptions);
+  // Protected requests that arrive while others are served have their DPoP signature checked on
+  // a thread of its own: start it now, not in the path of the first such request.
+  dpop.startThread();
   let mount: McpMount | undefined;
   try {
     mount = opts.mcp ? await opts.mcp(state, issuer) : undefined;
   } catch (err) {
+    await dpop.close();
     state.stop();
     server.close();
     throw err;
@@ -159,6 +163,7 @@ export async function startIdentityService(opts: StartOptions): Promise<Identity
     verifier,
     async close() {
       await mount?.close();
+      await dpop.close();
       state.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

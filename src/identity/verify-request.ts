@@ -5,10 +5,12 @@ import { DpopError, TokenError } from './errors.js';
 import {
   checkRevocation,
   verifyAccessToken,
+  VerifiedTokens,
+  type AccessTokenClaims,
   type Principal,
   type TokenVerifyOptions,
 } from './access-token.js';
-import type { DpopVerifier } from './dpop.js';
+import type { DpopCheck, DpopVerifier } from './dpop.js';
 import type { ServiceKeys } from './keys.js';
 import type { IdentityState } from './state.js';
 
@@ -23,6 +25,8 @@ export interface ProtectedRequest {
 }
 
 export class RequestVerifier {
+  private readonly verified = new VerifiedTokens();
+
   constructor(
     private readonly keys: ServiceKeys,
     private readonly state: IdentityState,
@@ -31,6 +35,27 @@ export class RequestVerifier {
   ) {}
 
   verify(req: ProtectedRequest, now: number = Date.now()): Principal {
+    const { token, proof, claims } = this.parse(req, now);
+    this.dpop.verify(proof, this.check(req, token, claims.cnf.jkt), now);
+    return checkRevocation(claims, this.state, now);
+  }
+
+  /** verify(), with the DPoP proof's signature checked on a thread of its own (the HTTP path). */
+  async verifyAsync(req: ProtectedRequest, now: number = Date.now()): Promise<Principal> {
+    const { token, proof, claims } = this.parse(req, now);
+    await this.dpop.verifyAsync(proof, this.check(req, token, claims.cnf.jkt), now);
+    return checkRevocation(claims, this.state, now);
+  }
+
+  private check(req: ProtectedRequest, token: string, jkt: string): DpopCheck {
+    return { method: req.method, url: req.url, accessToken: token, expectedJkt: jkt };
+  }
+
+  /** The headers, then the access token. */
+  private parse(
+    req: ProtectedRequest,
+    now: number,
+  ): { token: string; proof: string; claims: AccessTokenClaims } {
     const auth = req.authorization ?? [];
     if (auth.length === 0)
       throw new TokenError('token_missing', 'no access token: send `Authorization: DPoP <token>`');
@@ -48,12 +73,7 @@ export class RequestVerifier {
     const proofs = req.dpop ?? [];
     if (proofs.length === 0) throw new DpopError('dpop_missing', 'no DPoP proof: send one `DPoP` header');
     if (proofs.length > 1) throw new DpopError('dpop_multiple', 'more than one DPoP header');
-    const claims = verifyAccessToken(token, this.keys, this.options, now);
-    this.dpop.verify(
-      proofs[0] ?? '',
-      { method: req.method, url: req.url, accessToken: token, expectedJkt: claims.cnf.jkt },
-      now,
-    );
-    return checkRevocation(claims, this.state, now);
+    const claims = verifyAccessToken(token, this.keys, this.options, now, this.verified);
+    return { token, proof: proofs[0] ?? '', claims };
   }
 }

@@ -61,8 +61,17 @@ export function failedDecision(error: string, policySetHash: string): Omit<Decis
   return { effect: 'deny', policies: [], reasons: [NOT_EVALUATED], errors: [error], policySetHash };
 }
 
-function evaluate(preparsedId: string, call: CedarRequest): AuthorizationAnswer {
-  return statefulIsAuthorized({ ...call, preparsedPolicySetId: preparsedId });
+/** One evaluation a decision needs: a request against one preparsed policy set. */
+export interface Evaluation {
+  /** The preparsed set's id (content-addressed: the same id always means the same policies). */
+  preparsedId: string;
+  /** Its policies, id → text, for an evaluator that has not preparsed it yet (another thread). */
+  policies: () => Record<string, string>;
+  call: CedarRequest;
+}
+
+function evaluate(e: Evaluation): AuthorizationAnswer {
+  return statefulIsAuthorized({ ...e.call, preparsedPolicySetId: e.preparsedId });
 }
 
 function resourceLabel(req: DecisionRequest): string {
@@ -70,26 +79,32 @@ function resourceLabel(req: DecisionRequest): string {
   return `${String(r?.type)} ${String(r?.id)}`;
 }
 
-/** Decide one request. Never throws: a failure is a deny with the error in `errors`. */
-export function decideWith(
-  state: PolicyState | undefined,
-  req: DecisionRequest,
-  nowMs: number,
-): Omit<Decision, 'elapsedUs'> {
+type Steps = Generator<Evaluation, Omit<Decision, 'elapsedUs'>, AuthorizationAnswer>;
+
+/**
+ * The decision as a sequence of evaluations: it yields each one it needs (one, or two on the rare
+ * approval path) and is given the answer back. An evaluator that throws is thrown into it and
+ * becomes a failed decision like any other error.
+ */
+function* decideSteps(state: PolicyState | undefined, req: DecisionRequest, nowMs: number): Steps {
   if (!state) return failedDecision('no valid policy set is loaded', '');
   const { set, model } = state;
   try {
     const call = toCedarRequest(model, req, nowMs);
-    const answer = evaluate(set.preparsedId, call);
+    const answer = yield {
+      preparsedId: set.preparsedId,
+      policies: () => Object.fromEntries(set.policies.map((p) => [p.id, p.text])),
+      call,
+    };
     if (answer.type === 'failure') {
       return { ...failedDecision('', set.hash), errors: engineErrors(answer.errors) };
     }
     const { decision, diagnostics } = answer.response;
     const errors = diagnostics.errors.map((e) => `policy ${q(e.policyId)}: ${oneLine(e.error.message)}`);
-    const determining = diagnostics.reason.flatMap((id) => {
-      const p = set.byId.get(id);
-      return p ? [p] : [];
-    });
+    // In the set's order: Cedar's own order of the reasons is not stable (a hash set's), and the
+    // same decision should read the same whichever thread evaluated it.
+    const reasons = new Set(diagnostics.reason);
+    const determining = set.policies.filter((p) => reasons.has(p.id));
     if (decision === 'allow') {
       return {
         effect: 'allow',
@@ -124,7 +139,11 @@ export function decideWith(
     // Only approval forbids stand in the way. A human can lift those, but only if some permit
     // applies: evaluate again without them (this path is rare, so the second call is cheap overall).
     if (set.withoutApprovalId === undefined) return noPermit;
-    const again = evaluate(set.withoutApprovalId, call);
+    const again = yield {
+      preparsedId: set.withoutApprovalId,
+      policies: () => ({ ...set.withoutApprovalPolicies }),
+      call,
+    };
     if (again.type === 'failure') {
       return { ...failedDecision('', set.hash), errors: [...errors, ...engineErrors(again.errors)] };
     }
@@ -142,6 +161,52 @@ export function decideWith(
   } catch (err) {
     return failedDecision(errorText(err), set.hash);
   }
+}
+
+/** Decide one request. Never throws: a failure is a deny with the error in `errors`. */
+export function decideWith(
+  state: PolicyState | undefined,
+  req: DecisionRequest,
+  nowMs: number,
+): Omit<Decision, 'elapsedUs'> {
+  const steps = decideSteps(state, req, nowMs);
+  let step = steps.next();
+  while (!step.done) {
+    let answer: AuthorizationAnswer;
+    try {
+      answer = evaluate(step.value);
+    } catch (err) {
+      step = steps.throw(err);
+      continue;
+    }
+    step = steps.next(answer);
+  }
+  return step.value;
+}
+
+/**
+ * decideWith, with the evaluations made by `evaluate` (another thread). The same steps, so the
+ * same decision; an evaluator that fails makes it a deny with the error.
+ */
+export async function decideWithAsync(
+  state: PolicyState | undefined,
+  req: DecisionRequest,
+  nowMs: number,
+  evaluateElsewhere: (e: Evaluation) => Promise<AuthorizationAnswer>,
+): Promise<Omit<Decision, 'elapsedUs'>> {
+  const steps = decideSteps(state, req, nowMs);
+  let step = steps.next();
+  while (!step.done) {
+    let answer: AuthorizationAnswer;
+    try {
+      answer = await evaluateElsewhere(step.value);
+    } catch (err) {
+      step = steps.throw(err);
+      continue;
+    }
+    step = steps.next(answer);
+  }
+  return step.value;
 }
 
 const UNKNOWN = (name: string): CedarValueJson => ({ __extn: { fn: 'unknown', arg: name } });

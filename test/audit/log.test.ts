@@ -16,6 +16,7 @@ import {
   readEvents,
   type AuditEvent,
 } from '../../src/audit/index.js';
+import { LAZY_COMMIT_MS } from '../../src/audit/event.js';
 import { appendEntries } from '../../src/audit/append.js';
 import { encodeEntry } from '../../src/audit/entry.js';
 import { buildEvidence, proveConsistency, proveInclusion } from '../../src/audit/prove.js';
@@ -132,6 +133,33 @@ describe('appending', () => {
       checkpoints: checkpoints.length,
       problem: null,
     });
+  });
+
+  test('lazily recorded events ride with the next commit, or are committed within the lazy bound', async () => {
+    const { store } = await freshStore();
+    const sink = new LogAuditSink(store, {});
+    const s = storageOf(store);
+    let committed = false;
+    const lazy = sink.recordLazily(event(0)).then(() => (committed = true));
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal(committed, false, 'no commit of its own at once');
+    await sink.record(event(1));
+    await lazy;
+    assert.equal(s.size(), 2, 'committed together with the next record');
+    const started = Date.now();
+    await sink.recordLazily(event(2));
+    const waited = Date.now() - started;
+    assert.ok(waited >= LAZY_COMMIT_MS - 5 && waited < LAZY_COMMIT_MS + 1000, `waited ${waited} ms`);
+    assert.equal(s.size(), 3);
+    // Closing commits what is still waiting.
+    const last = sink.recordLazily(event(3));
+    await sink.close();
+    await last;
+    assert.equal(s.size(), 4);
+    assert.deepEqual(
+      (await readEvents(store)).map((e) => e.details['call']),
+      [0, 1, 2, 3],
+    );
   });
 
   test('verification while the writer thread keeps appending sees one consistent log', async () => {
