@@ -6,6 +6,7 @@
 
 import type { CaseRecord, Pack } from './replay.js';
 import { isConsequential } from './replay.js';
+import { textTable } from '../table.js';
 import { injectionCalls, type Suite } from './traces.js';
 
 export type UserOutcome = 'allowed' | 'approval' | 'blocked';
@@ -183,13 +184,7 @@ export function formatReport(rs: readonly SuiteReport[]): string {
     String(r.textOnlyCases),
   ];
   const rows = [...rs.map((r) => row(r.suite, r)), row('total', t)];
-  const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => c.padEnd(width[i] ?? 0))
-      .join('  ')
-      .trimEnd();
-  const out = [line(head), ...rows.map(line), ''];
+  const out = [...textTable(head, rows), ''];
   const because: Record<string, number> = {};
   for (const r of rs)
     for (const [k, n] of Object.entries(r.stoppedBecause)) because[k] = (because[k] ?? 0) + n;

@@ -13,6 +13,7 @@
 
 import { fileURLToPath } from 'node:url';
 import { TARGET_DETECTION, TARGET_FALSE_POSITIVES, measure, type Figures } from './measure.js';
+import { textTable } from '../table.js';
 
 const HOLDOUT_DIR = fileURLToPath(new URL('../../test/fixtures/skills-holdout/', import.meta.url));
 
@@ -53,13 +54,7 @@ function render(f: Figures, title: string, targets: boolean): string {
       pct(c.falsePositiveRate),
     ]);
     const head = ['CATEGORY', 'SAMPLES', 'DETECTED', 'RATE', 'BENIGN FP', 'FP RATE'];
-    const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-    const line = (cells: string[]) =>
-      cells
-        .map((c, i) => c.padEnd(width[i] ?? 0))
-        .join('  ')
-        .trimEnd();
-    const out: string[] = [title, '', line(head), ...rows.map(line)];
+    const out: string[] = [title, '', ...textTable(head, rows)];
     out.push('');
     out.push(
       `corpus: ${f.samples} samples (${f.malicious} malicious, ${f.benign} benign)${f.corpusComplete ? '' : ' — corpus marked incomplete'}`,
