@@ -196,7 +196,10 @@ export class SessionFlow {
     // own ids and names), unless inspection found instructions or hidden text in the result.
     const names = new Set<string>();
     if (options.trustNames === true && !trusted && !marked && !truncated)
-      for (const text of collected.texts) nameKeys(text, names);
+      // Object keys are the result's structure, not names the service assigned: never vouched.
+      collected.texts.forEach((text, i) => {
+        if (!collected.keys.has(i)) nameKeys(text, names);
+      });
     const src = this.sourceId(`${source.server}/${source.tool}`);
     for (const key of found.keys) this.remember(key, seq, untrusted, trusted || names.has(key), mask, src);
     return { untrustedMarked: untrusted, inspection: inspected, values: found.keys.size, truncated };

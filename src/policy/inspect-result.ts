@@ -49,6 +49,8 @@ const MAX_DEPTH = 64;
 
 export interface ResultText {
   texts: string[];
+  /** Indexes into `texts` of the object keys (of `structuredContent` and other walked JSON). */
+  keys: Set<number>;
   /** A limit (characters, strings, nesting) stopped the walk. */
   truncated: boolean;
 }
@@ -66,7 +68,7 @@ export function collectResultText(
 ): ResultText {
   const maxChars = limits.maxChars ?? MAX_INSPECTED_CHARS;
   const maxStrings = limits.maxStrings ?? MAX_INSPECTED_STRINGS;
-  const out: ResultText = { texts: [], truncated: false };
+  const out: ResultText = { texts: [], keys: new Set(), truncated: false };
   let chars = 0;
   const push = (s: unknown): void => {
     if (typeof s === 'number' && Number.isFinite(s)) s = String(s);
@@ -93,7 +95,9 @@ export function collectResultText(
       return;
     }
     for (const [k, x] of Object.entries(v)) {
+      const at = out.texts.length;
       push(k);
+      if (out.texts.length > at) out.keys.add(at);
       walk(x, depth + 1);
     }
   };

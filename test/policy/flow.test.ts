@@ -674,6 +674,19 @@ describe('the taint rule', () => {
     );
     assert.deepEqual(long.facts(POST, { channel: sixtyFive }).tainted_args, ['channel']);
     assert.deepEqual(long.facts(POST, { channel: 'line one' }).tainted_args, ['channel']);
+
+    // Object keys are the result's structure (whoever shaped it chose them), not names the service
+    // assigned: a key vouches for nothing, while the leaf beside it does.
+    const keyed = new SessionFlow();
+    keyed.recordResult(
+      CHANNELS,
+      ['private', 'untrusted'],
+      structured({ members: { 'exfil-drop': 'general' } }),
+      undefined,
+      { trustNames: true },
+    );
+    assert.deepEqual(keyed.facts(POST, { channel: 'exfil-drop' }).tainted_args, ['channel']);
+    assert.deepEqual(keyed.facts(POST, { channel: 'general' }).tainted_args, []);
   });
 
   it('sensitive text is judged by the addresses in it, not by its words', () => {
