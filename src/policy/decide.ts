@@ -16,6 +16,7 @@ import {
   type DetailedError,
 } from '@cedar-policy/cedar-wasm/nodejs';
 import { q } from '../errors.js';
+import { pruneRequest } from './attribute-use.js';
 import type { LoadedPolicySet } from './load.js';
 import { toCedarRequest, toCedarScope, type CedarRequest, type DecisionRequest } from './request.js';
 import type { SchemaModel } from './schema.js';
@@ -90,7 +91,8 @@ function* decideSteps(state: PolicyState | undefined, req: DecisionRequest, nowM
   if (!state) return failedDecision('no valid policy set is loaded', '');
   const { set, model } = state;
   try {
-    const call = toCedarRequest(model, req, nowMs);
+    // Only what some policy can read goes to Cedar (attribute-use.ts): same decision, less to convert.
+    const call = pruneRequest(toCedarRequest(model, req, nowMs), set.attributeUse);
     const answer = yield {
       preparsedId: set.preparsedId,
       policies: () => Object.fromEntries(set.policies.map((p) => [p.id, p.text])),

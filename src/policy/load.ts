@@ -16,6 +16,7 @@ import {
   type SourceLabel,
 } from '@cedar-policy/cedar-wasm/nodejs';
 import { q } from '../errors.js';
+import { attributeUse, type AttributeUse } from './attribute-use.js';
 import { PolicyError, policyErrors } from './errors.js';
 
 /** One `*.cedar` file: its name (no directory) and its text. */
@@ -51,6 +52,11 @@ export interface LoadedPolicySet {
   readonly withoutApprovalId: string | undefined;
   /** Id → text of the set without its `@approval` forbids (for partial evaluation). */
   readonly withoutApprovalPolicies: Readonly<Record<string, string>>;
+  /**
+   * The entity attributes and context fields the policies can read (requests carry only those into
+   * Cedar); undefined when the analysis cannot tell, and requests are evaluated whole.
+   */
+  readonly attributeUse: AttributeUse | undefined;
 }
 
 /** Policy files larger than this are refused: a policy set is configuration, not data. */
@@ -100,7 +106,7 @@ function annotation(
 }
 
 interface FileResult {
-  policies: Array<{ policy: LoadedPolicy; offset: number }>;
+  policies: Array<{ policy: LoadedPolicy; offset: number; est: unknown }>;
   problems: string[];
   bytes: Buffer;
 }
@@ -175,7 +181,7 @@ function parseFile(file: PolicyFile): FileResult {
       approval: approvalAnn === undefined ? undefined : oneLine(approvalAnn ?? ''),
       text,
     };
-    policies.push({ policy, offset });
+    policies.push({ policy, offset, est: json.json });
   }
 
   return { policies, problems, bytes };
@@ -202,13 +208,14 @@ function preparse(id: string, policies: Record<string, string>): void {
 export function loadPolicyTexts(files: readonly PolicyFile[], schemaText: string): LoadedPolicySet {
   const problems: string[] = [];
   const policies: LoadedPolicy[] = [];
+  const ests: unknown[] = [];
   const byId = new Map<string, LoadedPolicy>();
   // Where each policy starts, to turn Cedar's policy-relative offsets into file positions.
   const origin = new Map<string, { file: string; bytes: Buffer; offset: number; order: number }>();
   files.forEach((file, fileIndex) => {
     const r = parseFile(file);
     problems.push(...r.problems);
-    for (const { policy: p, offset } of r.policies) {
+    for (const { policy: p, offset, est } of r.policies) {
       const earlier = byId.get(p.id);
       if (earlier) {
         problems.push(
@@ -218,6 +225,7 @@ export function loadPolicyTexts(files: readonly PolicyFile[], schemaText: string
       }
       byId.set(p.id, p);
       policies.push(p);
+      ests.push(est);
       origin.set(p.id, { file: file.name, bytes: r.bytes, offset, order: fileIndex * 1e9 + offset });
     }
   });
@@ -277,6 +285,7 @@ export function loadPolicyTexts(files: readonly PolicyFile[], schemaText: string
     preparsedId,
     withoutApprovalId,
     withoutApprovalPolicies: withoutApproval,
+    attributeUse: attributeUse(ests),
   };
 }
 
