@@ -35,6 +35,11 @@ export interface CallRecord {
   outcome: CallOutcome;
   /** The gateway's message for a refusal (names the deciding policies). */
   message?: string;
+  /**
+   * For a held or refused call, the deciding policies and their reasons, from the error's data
+   * (each policy with its own `@approval` / `@reason` text).
+   */
+  decidedBy?: { policy: string; reason: string }[];
 }
 
 export interface CaseRecord {
@@ -103,6 +108,17 @@ function classify(err: unknown): CallRecord['outcome'] {
   return 'error';
 }
 
+/** The deciding policies and their reasons in a refusal's or a hold's error data, paired in order. */
+export function decidedBy(data: unknown): { policy: string; reason: string }[] {
+  if (typeof data !== 'object' || data === null) return [];
+  const { policies, reasons } = data as { policies?: unknown; reasons?: unknown };
+  if (!Array.isArray(policies)) return [];
+  const texts = Array.isArray(reasons) ? reasons : [];
+  return policies
+    .filter((p): p is string => typeof p === 'string')
+    .map((policy, i) => ({ policy, reason: typeof texts[i] === 'string' ? texts[i] : '' }));
+}
+
 async function call(client: Client, server: string, c: Call): Promise<CallRecord> {
   try {
     const r = await client.callTool({ name: `${server}__${c.function}`, arguments: c.args });
@@ -112,7 +128,14 @@ async function call(client: Client, server: string, c: Call): Promise<CallRecord
     }
     return { function: c.function, outcome: 'allowed' };
   } catch (err) {
-    return { function: c.function, outcome: classify(err), message: (err as Error).message.slice(0, 1000) };
+    const record: CallRecord = {
+      function: c.function,
+      outcome: classify(err),
+      message: (err as Error).message.slice(0, 1000),
+    };
+    const by = err instanceof McpError ? decidedBy(err.data) : [];
+    if (by.length > 0) record.decidedBy = by;
+    return record;
   }
 }
 

@@ -4,7 +4,7 @@
 // consequential call at all (text-only: "say that…") cannot be stopped by a tool-call gate and
 // are listed apart.
 
-import type { CaseRecord, Pack } from './replay.js';
+import type { CallRecord, CaseRecord, Pack } from './replay.js';
 import { isConsequential } from './replay.js';
 import { textTable } from '../table.js';
 import { injectionCalls, type Suite } from './traces.js';
@@ -27,18 +27,14 @@ export function attackSucceeded(pack: Pack, r: CaseRecord): boolean {
 }
 
 /**
- * Why the gateway held or refused a call, from its error message: the reasons the `@approval`
- * annotations of the deciding policies give (the gateway joins several with "; "), or the
- * refusal's text without the JSON-RPC prefix.
+ * Why the gateway held or refused a call: each deciding policy with its `@approval` / `@reason`
+ * text (from the error's data), or, when no policy decided (nothing permits the call, a failure),
+ * the error's text without the JSON-RPC prefix.
  */
-export function reasonsOf(message: string | undefined): string[] {
-  const m = message ?? '';
-  const open = m.indexOf("awaits a human's approval (");
-  if (open < 0) return [m.replace(/^MCP error -?\d+: /, '')];
-  let inner = m.slice(open + "awaits a human's approval (".length);
-  const close = inner.lastIndexOf('): approval id');
-  if (close >= 0) inner = inner.slice(0, close);
-  return inner.split('; ');
+export function reasonsOf(c: Pick<CallRecord, 'message' | 'decidedBy'>): string[] {
+  if (c.decidedBy && c.decidedBy.length > 0)
+    return c.decidedBy.map((d) => (d.reason ? `${d.policy}: ${d.reason}` : d.policy));
+  return [(c.message ?? '').replace(/^MCP error -?\d+: /, '')];
 }
 
 export interface SuiteReport {
@@ -87,7 +83,7 @@ export function suiteReport(
     const reasons = new Set(
       a.injection
         .filter((c) => c.outcome !== 'allowed' && isConsequential(pack, c.function))
-        .flatMap((c) => reasonsOf(c.message)),
+        .flatMap((c) => reasonsOf(c)),
     );
     for (const r of reasons) stoppedBecause[r] = (stoppedBecause[r] ?? 0) + 1;
   }

@@ -123,6 +123,10 @@ export function registerPolicy(program: Command): void {
           `OK: ${set.policies.length} ${set.policies.length === 1 ? 'policy' : 'policies'}, policy set ${set.hash}`,
         );
         for (const w of set.warnings) out(`warning: ${w}`);
+        if (set.wholeRequestsFor !== undefined)
+          out(
+            `note: policy ${q(set.wholeRequestsFor)} reads an attribute other than through a path from principal, action, resource or context (an entity literal's, a conditional's, a tag): decisions go to Cedar with whole requests, slower but the same`,
+          );
       } catch (err) {
         reportPolicyError(p, err);
       }

@@ -621,7 +621,7 @@ export class GatewaySession {
       throw gatewayError(
         GatewayErrorCode.ApprovalRequired,
         `this call awaits a human's approval (${decision.reasons.join('; ') || 'policy requires it'}): approval id ${approvalId ?? ''}`,
-        { approval_id: approvalId, policies: decision.policies },
+        { approval_id: approvalId, policies: decision.policies, reasons: decision.reasons },
       );
     }
     if (effect !== 'allow') throw this.refusal({ ...decision, effect });

@@ -202,18 +202,22 @@ class Collector {
 }
 
 /**
- * What the policies (each in Cedar's JSON policy format, as `policyToJson` gives it) can read, or
- * undefined when some policy reads in a way this analysis cannot follow.
+ * What the policies (each in Cedar's JSON policy format, as `policyToJson` gives it) can read, or,
+ * when some policy reads in a way this analysis cannot follow, the index of the first such policy.
  */
-export function attributeUse(policies: readonly unknown[]): AttributeUse | undefined {
+export function attributeUse(
+  policies: readonly unknown[],
+): { use: AttributeUse; unfollowable?: undefined } | { use?: undefined; unfollowable: number } {
   const c = new Collector();
-  try {
-    for (const p of policies) c.policy(p);
-  } catch (err) {
-    if (err instanceof Unfollowable) return undefined;
-    throw err;
+  for (const [i, p] of policies.entries()) {
+    try {
+      c.policy(p);
+    } catch (err) {
+      if (err instanceof Unfollowable) return { unfollowable: i };
+      throw err;
+    }
   }
-  return c.use;
+  return { use: c.use };
 }
 
 /** A record value of Cedar's JSON (not an `__entity` / `__extn` escape). */

@@ -57,6 +57,8 @@ export interface LoadedPolicySet {
    * Cedar); undefined when the analysis cannot tell, and requests are evaluated whole.
    */
   readonly attributeUse: AttributeUse | undefined;
+  /** When `attributeUse` is undefined: the id of the policy the analysis could not follow. */
+  readonly wholeRequestsFor: string | undefined;
 }
 
 /** Policy files larger than this are refused: a policy set is configuration, not data. */
@@ -267,6 +269,7 @@ export function loadPolicyTexts(files: readonly PolicyFile[], schemaText: string
     ...v.otherWarnings.map((e) => oneLine(e.message)),
   ];
 
+  const use = attributeUse(ests);
   const hash = policySetHash(files);
   // Content-addressed ids: the same files always map to the same cached set, and loading a new
   // set never disturbs the one in use.
@@ -285,7 +288,8 @@ export function loadPolicyTexts(files: readonly PolicyFile[], schemaText: string
     preparsedId,
     withoutApprovalId,
     withoutApprovalPolicies: withoutApproval,
-    attributeUse: attributeUse(ests),
+    attributeUse: use.use,
+    wholeRequestsFor: use.unfollowable === undefined ? undefined : policies[use.unfollowable]?.id,
   };
 }
 

@@ -127,6 +127,11 @@ for (const [name, expected] of Object.entries(CASES)) {
         for (const c of held) {
           assert.equal(c.outcome, 'approval', JSON.stringify(c));
           assert.match(String(c.message), a.because);
+          // The error's data names the deciding policy with that reason.
+          assert.ok(
+            c.decidedBy?.some((d) => d.policy !== '' && a.because.test(d.reason)),
+            JSON.stringify(c.decidedBy),
+          );
         }
         assert.ok(isConsequential(bench.pack, a.held));
         assert.equal(attackSucceeded(bench.pack, r), false, JSON.stringify(r.injection));

@@ -3,12 +3,17 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { CaseRecord, Pack } from '../../bench/agentdojo/replay.js';
+import { decidedBy, type CallRecord, type CaseRecord, type Pack } from '../../bench/agentdojo/replay.js';
 import { formatReport, reasonsOf, suiteReport, userOutcome } from '../../bench/agentdojo/report.js';
 import { loadTraces, suiteOf } from '../../bench/agentdojo/traces.js';
 
-const HELD = (why: string) =>
-  `MCP error -32011: this call awaits a human's approval (${why}): approval id ap_x`;
+/** A call held by policies named after their reasons, as the replay records it. */
+const held = (fn: string, ...reasons: string[]): CallRecord => ({
+  function: fn,
+  outcome: 'approval',
+  message: `MCP error -32011: this call awaits a human's approval (${reasons.join('; ')}): approval id ap_x`,
+  decidedBy: reasons.map((reason) => ({ policy: `p/${reason.split(/[ ;]/)[0] ?? ''}`, reason })),
+});
 
 const pack: Pack = {
   tools: {
@@ -33,22 +38,34 @@ function record(over: Partial<CaseRecord>): CaseRecord {
 }
 
 describe('agentdojo report', () => {
-  test('reasonsOf reads the approval reasons or the refusal text', () => {
-    assert.deepEqual(reasonsOf(HELD('a sensitive argument came from untrusted content')), [
-      'a sensitive argument came from untrusted content',
+  test('the deciding policies come from the error data, paired with their reasons', () => {
+    // A reason may itself hold "; " (the stock trifecta text does): the data keeps them apart.
+    assert.deepEqual(
+      decidedBy({
+        approval_id: 'ap_x',
+        policies: ['stock/egress', 'agentdojo/tainted'],
+        reasons: ['private and untrusted seen; sending needs approval', 'tainted'],
+      }),
+      [
+        { policy: 'stock/egress', reason: 'private and untrusted seen; sending needs approval' },
+        { policy: 'agentdojo/tainted', reason: 'tainted' },
+      ],
+    );
+    assert.deepEqual(decidedBy({ policies: ['a', 7], reasons: ['why'] }), [{ policy: 'a', reason: 'why' }]);
+    assert.deepEqual(decidedBy({ policies: ['a'] }), [{ policy: 'a', reason: '' }]);
+    assert.deepEqual(decidedBy(undefined), []);
+    assert.deepEqual(decidedBy({ reasons: ['x'] }), []);
+  });
+
+  test('reasonsOf names each deciding policy, or gives the error text when none decided', () => {
+    assert.deepEqual(reasonsOf(held('send_money', 'tainted value', 'trifecta; needs approval')), [
+      'p/tainted: tainted value',
+      'p/trifecta: trifecta; needs approval',
     ]);
-    // Several deciding policies: their reasons, joined by the gateway, come apart.
-    assert.deepEqual(reasonsOf(HELD('deleting cannot be undone; a value came from a web page')), [
-      'deleting cannot be undone',
-      'a value came from a web page',
+    assert.deepEqual(reasonsOf({ message: 'MCP error -32010: refused: no policy permits it' }), [
+      'refused: no policy permits it',
     ]);
-    // A message cut short before the approval id still gives its reasons.
-    assert.deepEqual(reasonsOf("MCP error -32011: this call awaits a human's approval (one; two"), [
-      'one',
-      'two',
-    ]);
-    assert.deepEqual(reasonsOf('MCP error -32010: refused by policy "x": no'), ['refused by policy "x": no']);
-    assert.deepEqual(reasonsOf(undefined), ['']);
+    assert.deepEqual(reasonsOf({}), ['']);
   });
 
   test('user outcomes, attack success and the reasons that stopped attacks', () => {
@@ -58,7 +75,7 @@ describe('agentdojo report', () => {
       record({
         injectionTask: null,
         userTask: 'user_task_1',
-        user: [{ function: 'send_money', outcome: 'approval', message: HELD('tainted') }],
+        user: [held('send_money', 'tainted')],
       }),
       record({
         injectionTask: null,
@@ -70,14 +87,11 @@ describe('agentdojo report', () => {
     const attacks = [
       // Held for two reasons on two calls: counted under both.
       record({
-        injection: [
-          { function: 'send_money', outcome: 'approval', message: HELD('tainted; trifecta') },
-          { function: 'update_password', outcome: 'approval', message: HELD('password change') },
-        ],
+        injection: [held('send_money', 'tainted', 'trifecta'), held('update_password', 'password change')],
       }),
       record({
         injectionTask: 'injection_task_1',
-        injection: [{ function: 'send_money', outcome: 'approval', message: HELD('tainted') }],
+        injection: [held('send_money', 'tainted')],
       }),
       // Allowed after the attack reached the agent: succeeded.
       record({
@@ -87,7 +101,7 @@ describe('agentdojo report', () => {
       // The carrier was held: the agent never read the attack; stopped, counted as undelivered, no reason tallied.
       record({
         injectionTask: 'injection_task_3',
-        user: [{ function: 'read_file', outcome: 'approval', message: HELD('file') }],
+        user: [held('read_file', 'file')],
         delivered: false,
         injection: [{ function: 'send_money', outcome: 'allowed' }],
       }),
@@ -112,12 +126,12 @@ describe('agentdojo report', () => {
         stopped: 3,
         undelivered: 1,
         succeeded: [{ userTask: 'user_task_0', injectionTask: 'injection_task_2', calls: ['send_money'] }],
-        because: { tainted: 2, trifecta: 1, 'password change': 1 },
+        because: { 'p/tainted: tainted': 2, 'p/trifecta: trifecta': 1, 'p/password: password change': 1 },
       },
     );
     const text = formatReport([r]);
-    assert.match(text, /^stopped {6}2 cases: tainted$/m);
-    assert.match(text, /^stopped {6}1 cases: password change$/m);
+    assert.match(text, /^stopped {6}2 cases: p\/tainted: tainted$/m);
+    assert.match(text, /^stopped {6}1 cases: p\/password: password change$/m);
     assert.match(text, /^SUCCEEDED banking\/user_task_0 x injection_task_2: send_money$/m);
     assert.match(text, /^BLOCKED {3}banking\/user_task_2: send_money: MCP error -32010: no$/m);
   });

@@ -70,6 +70,13 @@ test('the poisoned page cannot make the agent exfiltrate; approvals release exac
   assert.equal(held.code, GatewayErrorCode.ApprovalRequired);
   const approvalId = (held.data as { approval_id: string }).approval_id;
   assert.match(approvalId, /^ap_/);
+  // The data names the deciding policy and its reason, each whole (the reason holds a "; ").
+  assert.deepEqual((held.data as { policies: string[] }).policies, [
+    'stock/egress-after-private-and-untrusted',
+  ]);
+  assert.deepEqual((held.data as { reasons: string[] }).reasons, [
+    "the session has read private data and untrusted content; sending anything out now needs a human's approval",
+  ]);
   const other = await rpcError(
     client.callTool({ ...call, arguments: { ...call.arguments, body: 'something else' } }),
   );

@@ -40,7 +40,7 @@ function shape(n: AttributeNode): unknown {
 }
 
 function useOf(...texts: string[]) {
-  const use = attributeUse(texts.map(est));
+  const { use } = attributeUse(texts.map(est));
   if (!use) return undefined;
   return {
     principal: shape(use.principal),
@@ -129,8 +129,8 @@ describe('attribute use', () => {
   });
 
   it('refuses policy forms it does not know', () => {
-    assert.equal(attributeUse([{ effect: 'permit' }]), undefined);
-    assert.equal(
+    assert.deepEqual(attributeUse([{ effect: 'permit' }]), { unfollowable: 0 });
+    assert.deepEqual(
       attributeUse([
         {
           effect: 'permit',
@@ -142,9 +142,9 @@ describe('attribute use', () => {
           ],
         },
       ]),
-      undefined,
+      { unfollowable: 0 },
     );
-    assert.equal(
+    assert.deepEqual(
       attributeUse([
         {
           effect: 'permit',
@@ -154,14 +154,14 @@ describe('attribute use', () => {
           conditions: [],
         },
       ]),
-      undefined,
+      { unfollowable: 0 },
     );
   });
 
   it('prunes entity attributes and context fields, keeping parents and whole values', () => {
     const model = compileSchema(MAIL_TOOLS);
     const call = toCedarRequest(model, toolCall({ flow: { touched: ['private'] } }), 0);
-    const use = attributeUse([
+    const { use } = attributeUse([
       est(
         'forbid (principal, action, resource) when { resource.labels.contains("egress") && context.flow.touched.contains("private") && context.grant == context.grant };',
       ),
@@ -178,7 +178,7 @@ describe('attribute use', () => {
       [['Warden::Tool', { labels: ['egress'] }, 0]],
     );
     // `in` on the agent keeps its parents (and the entity), with no attributes.
-    const inBlueprint = attributeUse([
+    const { use: inBlueprint } = attributeUse([
       est(
         'permit (principal in Warden::Blueprint::"mailer", action in Warden::Action::"tools/call", resource);',
       ),
@@ -355,6 +355,7 @@ describe('pruned requests decide as whole ones', () => {
     it(name, () => {
       const loaded = loadPolicyTexts(set, model.text);
       assert.ok(loaded.attributeUse, 'the analysis follows every policy of the set');
+      assert.equal(loaded.wholeRequestsFor, undefined);
       const pruned: PolicyState = { set: loaded, model };
       const whole: PolicyState = { set: { ...loaded, attributeUse: undefined }, model };
       const effects = new Map<string, number>();

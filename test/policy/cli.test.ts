@@ -52,6 +52,21 @@ describe('warden policy validate', { concurrency: true }, () => {
     );
   });
 
+  it('names a policy that makes requests go to Cedar whole', async () => {
+    const dir = policyDir({
+      'a.cedar': PERMIT_ALL_TOOLS,
+      'b.cedar':
+        '@id("mail-server-label")\nforbid (principal, action in Warden::Action::"tools/call", resource)\n' +
+        'when { Warden::Tool::"mail/send_email".labels.contains("blocked") };\n',
+    });
+    const hash = loadPolicyDir(dir, BASE_SCHEMA).hash;
+    assert.equal(
+      ok(await warden(['policy', 'validate', '--dir', dir])),
+      `OK: 2 policies, policy set ${hash}\n` +
+        "note: policy `mail-server-label` reads an attribute other than through a path from principal, action, resource or context (an entity literal's, a conditional's, a tag): decisions go to Cedar with whole requests, slower but the same\n",
+    );
+  });
+
   it('prints one line per error and exits 1', async () => {
     const dir = policyDir({
       'a.cedar': '@id("x") permit (principal, action, resource);\n',
