@@ -123,10 +123,8 @@ export function registerPolicy(program: Command): void {
           `OK: ${set.policies.length} ${set.policies.length === 1 ? 'policy' : 'policies'}, policy set ${set.hash}`,
         );
         for (const w of set.warnings) out(`warning: ${w}`);
-        if (set.wholeRequestsFor !== undefined)
-          out(
-            `note: policy ${q(set.wholeRequestsFor)} reads an attribute other than through a path from principal, action, resource or context (an entity literal's, a conditional's, a tag): decisions go to Cedar with whole requests, slower but the same`,
-          );
+        const note = p.wholeRequestsNote(set);
+        if (note !== undefined) out(`note: ${note}`);
       } catch (err) {
         reportPolicyError(p, err);
       }

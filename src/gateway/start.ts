@@ -8,7 +8,13 @@ import type { WardenConfig } from '../config/index.js';
 import { WardenError, q } from '../errors.js';
 import type { IdentityState } from '../identity/index.js';
 import type { McpMount } from '../identity/service.js';
-import { PolicyEngine, toolActionId, type Decision, type DecisionRequest } from '../policy/index.js';
+import {
+  PolicyEngine,
+  toolActionId,
+  wholeRequestsNote,
+  type Decision,
+  type DecisionRequest,
+} from '../policy/index.js';
 import type { Store } from '../store/index.js';
 import { ApprovalQueue } from './approvals.js';
 import { Gateway } from './gateway.js';
@@ -133,15 +139,22 @@ export async function startGateway(o: GatewayStartOptions): Promise<StartedGatew
       secrets.resolve(u.auth.type === 'bearer' ? u.auth.token : u.auth.clientSecret);
   }
   const engine = loadPolicyEngine(join(o.dataDir, config.gateway.policyDir));
+  const noteWholeRequests = (): void => {
+    const note = engine.policySet ? wholeRequestsNote(engine.policySet) : undefined;
+    if (note !== undefined) o.log(`note: ${note}`);
+  };
+  noteWholeRequests();
   // Tool calls are decided with Cedar's evaluation on a thread of its own, off the event loop.
   engine.startThread();
   const watcher = engine.watch({
-    onReload: (r) =>
+    onReload: (r) => {
       o.log(
         r.ok
           ? `policies reloaded: ${r.policies} policies, set ${r.hash.slice(0, 12)}`
           : `policies NOT reloaded, the running set stays: ${r.error.message}`,
-      ),
+      );
+      if (r.ok) noteWholeRequests();
+    },
   });
   const pins = new ToolPins(store, audit, { autoPin: config.gateway.autoPin });
   const approvals = new ApprovalQueue(store, audit, { ttlSeconds: config.gateway.approvalTtlSeconds });

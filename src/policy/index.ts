@@ -12,6 +12,7 @@ export {
   loadPolicyTexts,
   policySetHash,
   readPolicyDir,
+  wholeRequestsNote,
   MAX_POLICY_FILE_BYTES,
   type LoadedPolicy,
   type LoadedPolicySet,

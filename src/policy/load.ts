@@ -293,6 +293,15 @@ export function loadPolicyTexts(files: readonly PolicyFile[], schemaText: string
   };
 }
 
+/**
+ * What to tell an operator when a set's requests go to Cedar whole (attribute-use.ts could not
+ * follow one of its policies); undefined when they are pruned.
+ */
+export function wholeRequestsNote(set: LoadedPolicySet): string | undefined {
+  if (set.wholeRequestsFor === undefined) return undefined;
+  return `policy ${q(set.wholeRequestsFor)} reads an attribute other than through a path from principal, action, resource or context (an entity literal's, a conditional's, a tag): decisions go to Cedar with whole requests, slower but the same`;
+}
+
 /** The `*.cedar` files of a directory (not its subdirectories or hidden files), sorted by name. */
 export function readPolicyDir(dir: string): PolicyFile[] {
   let names: string[];

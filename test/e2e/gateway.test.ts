@@ -4,6 +4,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { startGatewayHarness, SPONSOR, type GatewayHarness } from '../helpers/gateway.js';
 import { GatewayErrorCode } from '../../src/gateway/errors.js';
@@ -141,4 +143,28 @@ test('an agent outside the envelope sees and reaches only what its blueprint all
   );
   assert.equal(err.code, GatewayErrorCode.Denied);
   assert.match(err.message, /outside the envelope of blueprint `reader`/);
+});
+
+test('the log names a policy that makes Cedar requests go whole', async () => {
+  const policy =
+    '@id("literal-label")\nforbid (principal, action in Warden::Action::"tools/call", resource)\n' +
+    'when { Warden::Tool::"web/fetch_page".labels.contains("blocked") };\n';
+  const g = await startGatewayHarness(undefined, (dir) =>
+    writeFileSync(join(dir, 'policies', '50-literal.cedar'), policy),
+  );
+  try {
+    assert.ok(
+      g.logs.includes(
+        "note: policy `literal-label` reads an attribute other than through a path from principal, action, resource or context (an entity literal's, a conditional's, a tag): decisions go to Cedar with whole requests, slower but the same",
+      ),
+      g.logs.join('\n'),
+    );
+    // The stock pack alone is followed whole: no such line.
+    assert.equal(
+      h.logs.some((l) => l.startsWith('note: policy')),
+      false,
+    );
+  } finally {
+    await g.close();
+  }
 });
