@@ -111,7 +111,7 @@ export function registerPolicy(program: Command): void {
     policy
       .command('validate')
       .description(
-        'parse and validate every *.cedar file against the schema: prints OK with the number of policies and the policy-set hash, or one line per error',
+        'parse and validate every *.cedar file against the schema: prints OK with the number of policies and the policy-set hash (and a note naming a policy that makes requests go to Cedar whole), or one line per error',
       ),
   ).action(
     action(async (opts: PolicyOpts) => {

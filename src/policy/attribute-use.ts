@@ -225,6 +225,9 @@ function isPlainRecord(v: unknown): v is Record<string, CedarValueJson> {
   return isRecord(v) && !('__entity' in v) && !('__extn' in v);
 }
 
+/** A path leads through an entity reference: what it reads is another entity's, not this value's. */
+class ThroughEntity extends Error {}
+
 function pruneRecord(
   value: Record<string, CedarValueJson>,
   use: AttributeNode,
@@ -233,6 +236,7 @@ function pruneRecord(
   for (const [key, child] of use.attrs) {
     if (!Object.hasOwn(value, key)) continue;
     const v = value[key] as CedarValueJson;
+    if (child.attrs.size > 0 && isRecord(v) && '__entity' in v) throw new ThroughEntity();
     out[key] = child.whole || !isPlainRecord(v) ? v : pruneRecord(v, child);
   }
   return out;
@@ -255,12 +259,22 @@ function uidKey(u: unknown): string | undefined {
 }
 
 /**
- * The request with only the entity attributes and context fields `use` names; unchanged when `use`
- * is undefined. Parents are kept. An entity that is none of principal, action and resource keeps
- * all its attributes (nothing here knows how policies reach it).
+ * The request with only the entity attributes, context fields and parents `use` names; unchanged
+ * when `use` is undefined, or when a path the policies read leads through an entity reference (the
+ * referenced entity's attributes would be read, and nothing here tracks them). An entity that is
+ * none of principal, action and resource keeps all its attributes and parents.
  */
 export function pruneRequest<R extends PrunableRequest>(req: R, use: AttributeUse | undefined): R {
   if (!use) return req;
+  try {
+    return prune(req, use);
+  } catch (err) {
+    if (err instanceof ThroughEntity) return req;
+    throw err;
+  }
+}
+
+function prune<R extends PrunableRequest>(req: R, use: AttributeUse): R {
   // Uid → which root it is; an entity that is two of the roots at once is kept whole.
   const roots = new Map<string, EntityRoot | undefined>();
   for (const root of ENTITY_ROOTS) {

@@ -19,7 +19,7 @@ import {
   type PolicyFile,
   type PolicyState,
 } from '../../src/policy/index.js';
-import { MAIL_TOOLS, toolCall } from './helpers.js';
+import { AGENT, MAIL_TOOLS, toolCall } from './helpers.js';
 
 const POLICIES = fileURLToPath(new URL('../../policies/', import.meta.url));
 
@@ -194,6 +194,13 @@ describe('attribute use', () => {
         ['Warden::Action', {}, 1],
       ],
     );
+    // A path through an entity reference reads that entity's attributes: the request goes whole.
+    const { use: throughRef } = attributeUse([
+      est('permit (principal, action, resource) when { context.owner.sponsor == "alice@example.com" };'),
+    ]);
+    const owner = { __entity: { type: 'Warden::Agent', id: AGENT.id } };
+    const withRef = { ...call, context: { ...call.context, owner } };
+    assert.equal(pruneRequest(withRef, throughRef), withRef);
     // The original is untouched, and an unknown use leaves the request as it is.
     assert.equal(Object.keys(call.context).length, 5);
     assert.equal(pruneRequest(call, undefined), call);
