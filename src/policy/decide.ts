@@ -17,6 +17,7 @@ import {
 } from '@cedar-policy/cedar-wasm/nodejs';
 import { q } from '../errors.js';
 import { pruneRequest } from './attribute-use.js';
+import type { EvaluationCache } from './evaluation-cache.js';
 import type { LoadedPolicySet } from './load.js';
 import { toCedarRequest, toCedarScope, type CedarRequest, type DecisionRequest } from './request.js';
 import type { SchemaModel } from './schema.js';
@@ -165,15 +166,25 @@ function* decideSteps(state: PolicyState | undefined, req: DecisionRequest, nowM
   }
 }
 
-/** Decide one request. Never throws: a failure is a deny with the error in `errors`. */
+/**
+ * Decide one request. Never throws: a failure is a deny with the error in `errors`. With a cache,
+ * an evaluation it holds is not made again (evaluation-cache.ts).
+ */
 export function decideWith(
   state: PolicyState | undefined,
   req: DecisionRequest,
   nowMs: number,
+  cache?: EvaluationCache,
 ): Omit<Decision, 'elapsedUs'> {
   const steps = decideSteps(state, req, nowMs);
   let step = steps.next();
   while (!step.done) {
+    const key = cache?.key(step.value.preparsedId, step.value.call);
+    const known = key === undefined ? undefined : cache?.get(key);
+    if (known) {
+      step = steps.next(known);
+      continue;
+    }
     let answer: AuthorizationAnswer;
     try {
       answer = evaluate(step.value);
@@ -181,6 +192,7 @@ export function decideWith(
       step = steps.throw(err);
       continue;
     }
+    if (key !== undefined) cache?.set(key, answer);
     step = steps.next(answer);
   }
   return step.value;
@@ -188,17 +200,25 @@ export function decideWith(
 
 /**
  * decideWith, with the evaluations made by `evaluate` (another thread). The same steps, so the
- * same decision; an evaluator that fails makes it a deny with the error.
+ * same decision; an evaluator that fails makes it a deny with the error. An evaluation the cache
+ * holds does not go to the other thread.
  */
 export async function decideWithAsync(
   state: PolicyState | undefined,
   req: DecisionRequest,
   nowMs: number,
   evaluateElsewhere: (e: Evaluation) => Promise<AuthorizationAnswer>,
+  cache?: EvaluationCache,
 ): Promise<Omit<Decision, 'elapsedUs'>> {
   const steps = decideSteps(state, req, nowMs);
   let step = steps.next();
   while (!step.done) {
+    const key = cache?.key(step.value.preparsedId, step.value.call);
+    const known = key === undefined ? undefined : cache?.get(key);
+    if (known) {
+      step = steps.next(known);
+      continue;
+    }
     let answer: AuthorizationAnswer;
     try {
       answer = await evaluateElsewhere(step.value);
@@ -206,6 +226,7 @@ export async function decideWithAsync(
       step = steps.throw(err);
       continue;
     }
+    if (key !== undefined) cache?.set(key, answer);
     step = steps.next(answer);
   }
   return step.value;

@@ -16,6 +16,7 @@ import {
   type PolicyState,
 } from './decide.js';
 import { PolicyError } from './errors.js';
+import { EvaluationCache } from './evaluation-cache.js';
 import { loadPolicyDir, type LoadedPolicySet } from './load.js';
 import { toCedarRequest, type DecisionRequest } from './request.js';
 import { compileSchema, type ToolSchemaInput } from './schema.js';
@@ -61,6 +62,8 @@ export class PolicyEngine {
   #lastError: PolicyError | undefined;
   #thread: EvaluationThread | undefined;
   readonly #now: () => number;
+  /** Cedar's answers by request; keyed by the set's content-addressed id, so a reload needs no purge. */
+  readonly #answers = new EvaluationCache();
 
   /** An engine with no policy set yet: every decision is a deny until reload() succeeds. */
   constructor(options: PolicyEngineOptions) {
@@ -153,7 +156,7 @@ export class PolicyEngine {
     const start = performance.now();
     let d: Omit<Decision, 'elapsedUs'>;
     try {
-      d = decideWith(this.#state, req, this.#now());
+      d = decideWith(this.#state, req, this.#now(), this.#answers);
     } catch (err) {
       d = failedDecision(err instanceof Error ? err.message : String(err), this.#state?.set.hash ?? '');
     }
@@ -186,7 +189,7 @@ export class PolicyEngine {
     const state = this.#state;
     let d: Omit<Decision, 'elapsedUs'>;
     try {
-      d = await decideWithAsync(state, req, this.#now(), (e) => thread.evaluate(e));
+      d = await decideWithAsync(state, req, this.#now(), (e) => thread.evaluate(e), this.#answers);
     } catch (err) {
       d = failedDecision(err instanceof Error ? err.message : String(err), state?.set.hash ?? '');
     }
