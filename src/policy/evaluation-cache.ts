@@ -6,8 +6,8 @@
 //
 // The key is the set's content-addressed id and the request's exact JSON text: two requests share
 // a key only when Cedar would be given the same input. Requests that JSON cannot carry exactly (a
-// number that is not finite) or whose text is long (large arguments some policy reads) are not
-// remembered. Only successful answers are kept; a failure or an evaluator that threw is asked
+// number that is not finite, an undefined property) or whose text is long (large arguments some
+// policy reads) are not remembered. Only successful answers are kept; a failure or an evaluator that threw is asked
 // again next time.
 //
 // INVARIANT: an answer is shared between decisions and never mutated (decide.ts only reads it).
@@ -22,9 +22,20 @@ export const DEFAULT_CAPACITY = 2048;
 
 class NotExact extends Error {}
 
-function exactNumbers(_key: string, value: unknown): unknown {
-  if (typeof value === 'number' && !Number.isFinite(value)) throw new NotExact();
-  return value;
+/** JSON.stringify's replacer: refuse what the text would drop or change rather than carry. */
+function exactly(_key: string, value: unknown): unknown {
+  switch (typeof value) {
+    case 'number':
+      if (!Number.isFinite(value)) throw new NotExact();
+      return value;
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      // Left out of an object, or written as null in an array: not the value Cedar is given.
+      throw new NotExact();
+    default:
+      return value;
+  }
 }
 
 export class EvaluationCache {
@@ -41,9 +52,9 @@ export class EvaluationCache {
   key(preparsedId: string, call: CedarRequest): string | undefined {
     let text: string;
     try {
-      text = JSON.stringify(call, exactNumbers);
+      text = JSON.stringify(call, exactly);
     } catch {
-      // A number JSON would write as null, or a value it cannot write at all (a BigInt, a cycle).
+      // A value the text would not carry exactly (above), or none at all (a BigInt, a cycle).
       return undefined;
     }
     if (text.length > MAX_KEY_CHARS) return undefined;

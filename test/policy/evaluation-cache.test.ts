@@ -47,6 +47,12 @@ describe('evaluation cache', () => {
     assert.equal(c.key('set-a', call({ n: Number.POSITIVE_INFINITY })), undefined);
     assert.equal(c.key('set-a', call({ deep: [{ n: Number.NEGATIVE_INFINITY }] })), undefined);
     assert.equal(c.key('set-a', call({ n: 10n as unknown as number })), undefined);
+    // JSON would leave these out, or write null: the key would not say what Cedar was given.
+    assert.equal(c.key('set-a', call({ n: undefined })), undefined);
+    assert.equal(c.key('set-a', call({ list: [1, undefined] })), undefined);
+    assert.equal(c.key('set-a', call({ f: () => 1 })), undefined);
+    assert.equal(c.key('set-a', call({ s: Symbol('x') })), undefined);
+    assert.equal(c.key('set-a', call({ n: null })), c.key('set-a', call({ n: null })));
     // Large requests are evaluated every time rather than held.
     assert.equal(c.key('set-a', call({ body: 'x'.repeat(MAX_KEY_CHARS) })), undefined);
     assert.ok(c.key('set-a', call({ body: 'x'.repeat(MAX_KEY_CHARS / 2) })));
