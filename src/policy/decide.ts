@@ -166,6 +166,15 @@ function* decideSteps(state: PolicyState | undefined, req: DecisionRequest, nowM
   }
 }
 
+/** The cache's key for an evaluation (none when it must not be remembered) and its answer, if held. */
+function remembered(
+  cache: EvaluationCache | undefined,
+  e: Evaluation,
+): { key: string | undefined; known: AuthorizationAnswer | undefined } {
+  const key = cache?.key(e.preparsedId, e.call);
+  return { key, known: key === undefined ? undefined : cache?.get(key) };
+}
+
 /**
  * Decide one request. Never throws: a failure is a deny with the error in `errors`. With a cache,
  * an evaluation it holds is not made again (evaluation-cache.ts).
@@ -179,8 +188,7 @@ export function decideWith(
   const steps = decideSteps(state, req, nowMs);
   let step = steps.next();
   while (!step.done) {
-    const key = cache?.key(step.value.preparsedId, step.value.call);
-    const known = key === undefined ? undefined : cache?.get(key);
+    const { key, known } = remembered(cache, step.value);
     if (known) {
       step = steps.next(known);
       continue;
@@ -213,8 +221,7 @@ export async function decideWithAsync(
   const steps = decideSteps(state, req, nowMs);
   let step = steps.next();
   while (!step.done) {
-    const key = cache?.key(step.value.preparsedId, step.value.call);
-    const known = key === undefined ? undefined : cache?.get(key);
+    const { key, known } = remembered(cache, step.value);
     if (known) {
       step = steps.next(known);
       continue;

@@ -7,8 +7,8 @@
 // The key is the set's content-addressed id and the request's exact JSON text: two requests share
 // a key only when Cedar would be given the same input. Requests that JSON cannot carry exactly (a
 // number that is not finite, an undefined property) or whose text is long (large arguments some
-// policy reads) are not remembered. Only successful answers are kept; a failure or an evaluator that threw is asked
-// again next time.
+// policy reads) are not remembered. Only successful answers are kept; a failure, or an evaluator
+// that threw, is asked again next time.
 //
 // INVARIANT: an answer is shared between decisions and never mutated (decide.ts only reads it).
 
@@ -82,10 +82,6 @@ export class EvaluationCache {
       const oldest = this.#answers.keys().next();
       if (!oldest.done) this.#answers.delete(oldest.value);
     }
-  }
-
-  clear(): void {
-    this.#answers.clear();
   }
 
   get size(): number {

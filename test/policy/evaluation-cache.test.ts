@@ -68,8 +68,6 @@ describe('evaluation cache', () => {
     assert.equal(c.get(k), ALLOW);
     assert.deepEqual(c.stats, { hits: 1, misses: 2 });
     assert.equal(c.size, 1);
-    c.clear();
-    assert.equal(c.get(k), undefined);
   });
 
   it('forgets the least recently used answer first, within its capacity', () => {
@@ -112,7 +110,7 @@ when { context.arguments.to like "*@evil.example" };
     const d = e.decide(req);
     assert.equal(d.effect, 'deny');
     assert.deepEqual(d.reasons, ['evil.example is blocked']);
-    // And back: the earlier set's answers are still right for the earlier set.
+    // Emptied again: a set of other files, so other answers, and the forbid is gone.
     writeFileSync(join(dir, 'b.cedar'), '');
     assert.equal(e.reload().ok, true);
     assert.equal(e.decide(req).effect, 'allow');
