@@ -6,11 +6,13 @@
 // class instance's behaviour, so anything JSON cannot represent exactly is refused here instead.
 //
 // Every tool call canonicalises several values (two evidence entries, the call hash, digests), so
-// the common case, plain JSON data, is written in one pass that checks as it goes; anything unusual
-// on the way sends the value to the careful walk and the package, which refuse it or write it.
+// the common case, plain JSON data, is copied with its members in JCS order and written by
+// JSON.stringify; anything unusual on the way sends the value to the careful walk and the package,
+// which refuse it or write it. (Building the text in JavaScript, member by member, allocated about
+// fifteen times the text's size, and was most of what a tool call allocated.)
 //
-// INVARIANT: the one-pass writer returns exactly the package's text or nothing (tested on random
-// values in test/jcs.test.ts); a refusal always comes from the careful walk.
+// INVARIANT: the fast path returns exactly the package's text or nothing (tested on random values
+// in test/jcs.test.ts); a refusal always comes from the careful walk.
 
 import { hash } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
@@ -104,71 +106,106 @@ function assertJsonValue(root: unknown): void {
   }
 }
 
-/** What JSON.stringify would escape, and surrogates: most strings have none of it. */
+/** What JSON.stringify would escape, and surrogates: most member names have none of it. */
 // eslint-disable-next-line no-control-regex -- control characters are exactly what it looks for
 const SPECIAL = /["\\\u0000-\u001f\ud800-\udfff]/;
 
-/** A string's JSON literal, or undefined when it may hold a lone surrogate. */
-function stringLiteral(s: string): string | undefined {
-  if (!SPECIAL.test(s)) return `"${s}"`;
-  const text = JSON.stringify(s);
-  return text.includes('\\ud') ? undefined : text;
+/**
+ * Member names that V8 enumerates before all others, in numeric order (array indices), where JCS
+ * wants them among the rest in code unit order. Conservative: any run of digits.
+ */
+const INDEX_LIKE = /^\d+$/;
+
+/** Member names found plain, remembered: objects of one kind repeat the same few names. */
+const plainNames = new Set<string>();
+const PLAIN_NAMES_LIMIT = 4096;
+
+/** A member name the fast path writes: no escapes, not index-like, not `__proto__`. */
+function plainName(name: string): boolean {
+  if (plainNames.has(name)) return true;
+  if (SPECIAL.test(name) || INDEX_LIKE.test(name) || name === '__proto__') return false;
+  if (name.length <= 64) {
+    if (plainNames.size >= PLAIN_NAMES_LIMIT) plainNames.clear();
+    plainNames.add(name);
+  }
+  return true;
+}
+
+/** Not plain JSON data: the careful walk decides. */
+const UNPLAIN: unique symbol = Symbol('unplain');
+
+/** Code unit order, in place: insertion sort for the few members objects have, no allocation. */
+function sortNames(names: string[]): void {
+  if (names.length > 32) {
+    // The default sort compares UTF-16 code units, as JCS does.
+    names.sort();
+    return;
+  }
+  for (let i = 1; i < names.length; i++) {
+    const name = names[i] as string;
+    let j = i - 1;
+    for (; j >= 0 && (names[j] as string) > name; j--) names[j + 1] = names[j] as string;
+    names[j + 1] = name;
+  }
 }
 
 /**
- * The canonical text of plain JSON data in one pass, or undefined for anything else (a value JSON
- * cannot represent, a lone surrogate, a cycle or deep nesting, a class instance), which the careful
- * walk then refuses or the package writes. Escaped as JSON.stringify escapes (as the package does);
- * a lone surrogate comes out as `\udXXX`, so any `\ud` in a string's JSON form sends it the careful
- * way (an escaped backslash followed by `ud` does too, harmlessly).
+ * A copy of plain JSON data whose every object has its members in JCS order, or UNPLAIN for
+ * anything else (a value JSON cannot represent, a cycle or deep nesting, a class instance, a member
+ * name that is index-like, `__proto__`, or needs escaping), which the careful walk then refuses or
+ * the package writes. Each member is read once. JSON.stringify writes the copy: its member order
+ * is insertion order for such names, and its numbers and escapes are JCS's.
  */
-function onePass(value: unknown, depth: number): string | undefined {
+function sortedCopy(value: unknown, depth: number): unknown {
   switch (typeof value) {
     case 'string':
-      return stringLiteral(value);
-    case 'number':
-      return Number.isFinite(value) ? JSON.stringify(value) : undefined;
     case 'boolean':
-      return value ? 'true' : 'false';
+      return value;
+    case 'number':
+      return Number.isFinite(value) ? value : UNPLAIN;
     case 'object':
       break;
     default:
-      return undefined;
+      return UNPLAIN;
   }
-  if (value === null) return 'null';
-  if (depth >= JCS_MAX_DEPTH) return undefined;
+  if (value === null) return null;
+  if (depth >= JCS_MAX_DEPTH) return UNPLAIN;
   if (Array.isArray(value)) {
-    let out = '[';
+    const items = new Array<unknown>(value.length);
     for (let i = 0; i < value.length; i++) {
-      if (!(i in value)) return undefined;
-      const item = onePass(value[i], depth + 1);
-      if (item === undefined) return undefined;
-      out += i === 0 ? item : `,${item}`;
+      if (!(i in value)) return UNPLAIN;
+      const item = sortedCopy(value[i], depth + 1);
+      if (item === UNPLAIN) return UNPLAIN;
+      items[i] = item;
     }
-    return `${out}]`;
+    return items;
   }
   const proto = Object.getPrototypeOf(value) as unknown;
-  if (proto !== Object.prototype && proto !== null) return undefined;
+  if (proto !== Object.prototype && proto !== null) return UNPLAIN;
   const o = value as Record<string, unknown>;
-  // Object.keys, then the default sort: UTF-16 code unit order, as JCS and the package have it.
-  const keys = Object.keys(o).sort();
-  let out = '{';
-  for (const key of keys) {
-    const name = stringLiteral(key);
-    if (name === undefined) return undefined;
-    const member = o[key];
+  const names = Object.keys(o);
+  sortNames(names);
+  const copy: Record<string, unknown> = {};
+  for (const name of names) {
+    if (!plainName(name)) return UNPLAIN;
+    const member = o[name];
     if (member === undefined) continue;
-    const text = onePass(member, depth + 1);
-    if (text === undefined) return undefined;
-    out += out.length === 1 ? `${name}:${text}` : `,${name}:${text}`;
+    const item = sortedCopy(member, depth + 1);
+    if (item === UNPLAIN) return UNPLAIN;
+    copy[name] = item;
   }
-  return `${out}}`;
+  return copy;
 }
 
 /** The RFC 8785 canonical JSON text of `value`; a WardenError `invalid_argument` when it has none. */
 export function canonicalJson(value: unknown): string {
-  const text = onePass(value, 0);
-  if (text !== undefined) return text;
+  const copy = sortedCopy(value, 0);
+  if (copy !== UNPLAIN) {
+    const text = JSON.stringify(copy);
+    // JSON.stringify writes a lone surrogate as `\udXXX`: any `\ud` in the text sends the value the
+    // careful way (an escaped backslash followed by `ud` does too, harmlessly).
+    if (!text.includes('\\ud')) return text;
+  }
   return carefulCanonicalJson(value);
 }
 

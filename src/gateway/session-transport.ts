@@ -82,7 +82,8 @@ class CallStream {
     this.timer.unref();
   }
 
-  private writeHeaders(): void {
+  /** `length`: the whole body is this one event, so it goes without chunked framing. */
+  private writeHeaders(length?: number): void {
     this.headersSent = true;
     this.res.writeHead(200, {
       'content-type': 'text/event-stream',
@@ -90,6 +91,7 @@ class CallStream {
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
       'mcp-session-id': this.sessionId,
+      ...(length === undefined ? {} : { 'content-length': length }),
     });
   }
 
@@ -109,9 +111,11 @@ class CallStream {
   write(message: JSONRPCMessage, last: boolean): void {
     if (this.ended) return;
     const event = `event: message\ndata: ${JSON.stringify(message)}\n\n`;
-    if (!this.headersSent) this.writeHeaders();
     if (last) this.end(event);
-    else this.res.write(event);
+    else {
+      if (!this.headersSent) this.writeHeaders();
+      this.res.write(event);
+    }
   }
 
   end(event?: string): void {
@@ -119,8 +123,9 @@ class CallStream {
     this.ended = true;
     // Node's clearTimeout clears an interval as well.
     clearTimeout(this.timer);
-    if (!this.headersSent) this.writeHeaders();
-    // With nothing written yet, headers and the reply leave in one write.
+    // With nothing written yet, the reply is the whole body: headers and reply leave in one write,
+    // with a length instead of chunked framing.
+    if (!this.headersSent) this.writeHeaders(event === undefined ? 0 : Buffer.byteLength(event));
     if (event === undefined) this.res.end();
     else this.res.end(event);
   }

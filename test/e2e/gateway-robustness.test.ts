@@ -90,6 +90,38 @@ test('malformed JSON is -32700, a non-message is -32600, a message over the cap 
   );
 });
 
+test('a message streamed without a length is cut off at the cap, and the gateway serves on', async () => {
+  const { agent } = await h.connect('raw5');
+  const f = agent.fetcher();
+  const chunk = new TextEncoder().encode(' '.repeat(8192));
+  let sent = 0;
+  let pulls = 0;
+  // 80 KiB of whitespace (valid JSON padding) in chunks, with no content-length: chunked encoding.
+  const body = new ReadableStream<Uint8Array>({
+    pull(c) {
+      pulls++;
+      if (sent >= 10) c.close();
+      else {
+        sent++;
+        c.enqueue(chunk);
+      }
+    },
+  });
+  const outcome = await f(h.mcpUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body,
+    duplex: 'half',
+  }).then(
+    async (r) => `answered ${r.status}: ${await r.text()}`,
+    () => 'connection closed',
+  );
+  assert.equal(outcome, 'connection closed');
+  assert.ok(pulls > 1, 'the body was streamed');
+  const after = await rawPost('raw6', '{"jsonrpc": "2.0", "method": ');
+  assert.equal(after.status, 400);
+});
+
 test('an unknown method is -32601', async () => {
   const { client } = await h.connect('unknown1');
   const err = await rpcError(
