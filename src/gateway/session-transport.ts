@@ -88,7 +88,9 @@ class CallStream {
     this.res.writeHead(200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
+      // No `connection` header of its own: node writes `keep-alive` with the `Keep-Alive: timeout`
+      // hint, so that a client retires an idle connection before the server closes it under a
+      // request (a POST lost to that race is not retried).
       'x-accel-buffering': 'no',
       'mcp-session-id': this.sessionId,
       ...(length === undefined ? {} : { 'content-length': length }),

@@ -213,6 +213,39 @@ test("a session belongs to the agent that opened it: another agent's requests ge
   });
 });
 
+test('a call answered in one SSE event goes with its length and the keep-alive timeout hint', async () => {
+  const a = await h.connect('framing');
+  await a.client.listTools();
+  const sessionId = (a.client.transport as unknown as { sessionId?: string }).sessionId as string;
+  const res = await a.agent.fetcher()(h.mcpUrl, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-session-id': sessionId,
+      'mcp-protocol-version': '2025-11-25',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 9,
+      method: 'tools/call',
+      params: { name: 'workspace__read_file', arguments: { path: 'notes/q3-plan.md' } },
+    }),
+  });
+  const body = await res.text();
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type'), 'text/event-stream');
+  assert.equal(res.headers.get('content-length'), String(Buffer.byteLength(body)));
+  assert.equal(res.headers.get('transfer-encoding'), null);
+  // Clients retire idle connections before the server closes them (node's default: 5 s).
+  assert.match(res.headers.get('keep-alive') ?? '', /^timeout=\d+$/);
+  const m = /^event: message\ndata: (.*)\n\n$/.exec(body);
+  assert.ok(m, body);
+  const reply = JSON.parse(m[1] ?? '') as { id: number; result: { content: Array<{ text: string }> } };
+  assert.equal(reply.id, 9);
+  assert.match(reply.result.content[0]?.text ?? '', /^Q3 plan/);
+});
+
 test('many concurrent sessions are served independently', async () => {
   const clients = await Promise.all(Array.from({ length: 12 }, (_, i) => h.connect(`many${i}`)));
   const results = await Promise.all(
