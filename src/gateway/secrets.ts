@@ -64,9 +64,22 @@ export class Secrets {
     return [...new Set([...this.values.values(), ...this.fromEnv])];
   }
 
-  /** One literal pattern per secret value, for redactSecrets. */
-  patterns(): RegExp[] {
-    return this.all().map((v) => new RegExp(v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'g'));
+  /** The patterns for `all()` as it was when they were made: remade when a value is added. */
+  private compiled: { count: number; patterns: readonly RegExp[] } | undefined;
+
+  /**
+   * One literal pattern per secret value, for redactSecrets. Every result is redacted with them,
+   * so they are made once; values are only ever added (an environment variable resolved later).
+   */
+  patterns(): readonly RegExp[] {
+    const count = this.values.size + this.fromEnv.size;
+    if (this.compiled?.count !== count) {
+      this.compiled = {
+        count,
+        patterns: this.all().map((v) => new RegExp(v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'g')),
+      };
+    }
+    return this.compiled.patterns;
   }
 
   /** `text` with every secret value replaced by `[redacted]`. */

@@ -304,6 +304,24 @@ export const DEFAULT_SECRET_PATTERNS: readonly RegExp[] = [
 export const REDACTED = '[redacted]';
 const MAX_REDACT_DEPTH = 256;
 
+/** Global copies of the patterns, made once per pattern object. */
+const globalCopies = new WeakMap<RegExp, RegExp>();
+
+/**
+ * A pattern's own global copy: always global, since a non-global pattern would redact only its
+ * first match in each string; a copy, so that the caller's `lastIndex` is never touched. Sharing
+ * it between calls is safe: a global replace starts at index 0 and leaves `lastIndex` at 0, and
+ * collects every match before it calls the replacer.
+ */
+function globalCopy(p: RegExp): RegExp {
+  let g = globalCopies.get(p);
+  if (!g) {
+    g = new RegExp(p.source, p.global ? p.flags : `${p.flags}g`);
+    globalCopies.set(p, g);
+  }
+  return g;
+}
+
 /**
  * A deep copy of `result` with every match of `patterns` in every string (object keys included)
  * replaced by `[redacted]`, and how many matches were replaced. A subtree nested deeper than the
@@ -313,10 +331,7 @@ export function redactSecrets<T>(
   result: T,
   patterns: readonly RegExp[] = DEFAULT_SECRET_PATTERNS,
 ): { result: T; count: number } {
-  // Always global: a non-global pattern would redact only its first match in each string.
-  const global = patterns.map((p) =>
-    p.global ? new RegExp(p.source, p.flags) : new RegExp(p.source, `${p.flags}g`),
-  );
+  const global = patterns.map(globalCopy);
   let count = 0;
   const redactString = (s: string): string => {
     let out = s;

@@ -7,6 +7,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Secrets } from '../../src/gateway/secrets.js';
+import { redactSecrets } from '../../src/policy/inspect-result.js';
 
 test('secrets from the file and from the environment are both scrubbed', () => {
   const dir = mkdtempSync(join(tmpdir(), 'warden-secrets-'));
@@ -32,4 +33,23 @@ test('secrets from the file and from the environment are both scrubbed', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('redaction patterns are made once and include a value resolved later', () => {
+  const s = Secrets.empty();
+  assert.deepEqual(s.patterns(), []);
+  assert.equal(s.resolve({ env: 'A' }, { A: 'tok.en+1' }), 'tok.en+1');
+  const first = s.patterns();
+  assert.equal(s.patterns(), first, 'the same patterns while nothing is added');
+  assert.deepEqual(
+    first.map((p) => p.source),
+    ['tok\\.en\\+1'],
+  );
+  s.resolve({ env: 'B' }, { B: 'second-secret' });
+  const second = s.patterns();
+  assert.notEqual(second, first);
+  assert.equal(
+    redactSecrets({ text: 'tok.en+1 then second-secret, not tokXen+1' }, second).result.text,
+    '[redacted] then [redacted], not tokXen+1',
+  );
 });
