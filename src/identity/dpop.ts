@@ -14,7 +14,13 @@ import {
   type AgentAlg,
   type PublicJwk,
 } from './jwk.js';
-import { parseCompactJws, typIs, verifyJwsSignature, type ParsedJws } from './jws.js';
+import {
+  parseCompactJws,
+  parseCompactJwsWithHeader,
+  typIs,
+  verifyJwsSignature,
+  type ParsedJws,
+} from './jws.js';
 import { SignatureThread } from './verify-thread.js';
 import { ReplayCache } from './replay-cache.js';
 
@@ -53,6 +59,42 @@ interface ParsedProof {
 }
 
 const KEY_CACHE_LIMIT = 10_000;
+/** Proof headers, access-token hashes and URLs remembered (each a pure function of its text). */
+const MEMO_LIMIT = 1024;
+
+/** A header that passed every check, by its exact base64url text. */
+interface KnownHeader {
+  segment: string;
+  header: Record<string, unknown>;
+  alg: AgentAlg;
+  jwk: PublicJwk;
+  jkt: string;
+}
+
+/** Bounded memory of a pure function's answers: the oldest entry goes first when it is full. */
+class Memo<V> {
+  private readonly entries = new Map<string, V>();
+
+  get(key: string): V | undefined {
+    return this.entries.get(key);
+  }
+
+  set(key: string, value: V): void {
+    if (this.entries.size >= MEMO_LIMIT) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    this.entries.set(key, value);
+  }
+
+  of(key: string, compute: (key: string) => V): V {
+    const known = this.entries.get(key);
+    if (known !== undefined || this.entries.has(key)) return known as V;
+    const value = compute(key);
+    this.set(key, value);
+    return value;
+  }
+}
 
 /** Normalise a URL for `htu` comparison: scheme, host and port as the URL parser sees them, path. */
 export function htuOf(url: string): string | undefined {
@@ -83,6 +125,12 @@ export class DpopVerifier {
   private readonly nonceSlotMs: number;
   private readonly maxProofBytes: number;
   private signatures: SignatureThread | undefined;
+  // An agent sends the same header (its key) and the same access token with every proof, to the
+  // same URL: what is derived from them alone is worked out once. Only headers that passed every
+  // check are kept; the signature, the claims and the binding to the token are checked each time.
+  private readonly headers = new Memo<KnownHeader>();
+  private readonly tokenHashes = new Memo<string>();
+  private readonly htus = new Memo<string | undefined>();
 
   constructor(private readonly options: DpopOptions) {
     // INVARIANT: a proof is accepted only while |now - iat| <= window, so every acceptance of the
@@ -163,13 +211,30 @@ export class DpopVerifier {
   private parse(proof: string, check: DpopCheck): ParsedProof {
     if (proof.length > this.maxProofBytes)
       throw new DpopError('dpop_malformed', 'the DPoP proof is too large');
-    let jws;
+    const dot = proof.indexOf('.');
+    const known = dot > 0 ? this.headers.get(proof.slice(0, dot)) : undefined;
+    let jws: ParsedJws;
     try {
-      jws = parseCompactJws(proof);
+      jws = known ? parseCompactJwsWithHeader(proof, known) : parseCompactJws(proof);
     } catch (err) {
       throw new DpopError('dpop_malformed', `the DPoP proof is malformed: ${(err as TokenError).message}`);
     }
-    const { header } = jws;
+    const { alg, jwk, jkt } =
+      known ?? this.checkHeader(jws.signingInput.slice(0, jws.signingInput.indexOf('.')), jws.header);
+    if (check.expectedJkt !== undefined && !bytesEqual(jkt, check.expectedJkt)) {
+      throw new DpopError('dpop_key_mismatch', 'the DPoP proof key is not the key the token is bound to');
+    }
+    let key: KeyObject;
+    try {
+      key = this.importKey(jkt, jwk);
+    } catch {
+      throw new DpopError('dpop_jwk_invalid', 'the DPoP proof jwk is not a valid public key');
+    }
+    return { jws, alg, jwk, jkt, key };
+  }
+
+  /** The header's checks: typ, the algorithm allow-list, no crit, a public key of that algorithm. */
+  private checkHeader(segment: string, header: Record<string, unknown>): KnownHeader {
     if (!typIs(header['typ'], 'dpop+jwt')) {
       throw new DpopError(
         'dpop_typ_invalid',
@@ -201,17 +266,9 @@ export class DpopVerifier {
         `DPoP algorithm ${q(alg)} does not match the ${jwk.kty} key in jwk`,
       );
     }
-    const jkt = jwkThumbprint(jwk);
-    if (check.expectedJkt !== undefined && !bytesEqual(jkt, check.expectedJkt)) {
-      throw new DpopError('dpop_key_mismatch', 'the DPoP proof key is not the key the token is bound to');
-    }
-    let key: KeyObject;
-    try {
-      key = this.importKey(jkt, jwk);
-    } catch {
-      throw new DpopError('dpop_jwk_invalid', 'the DPoP proof jwk is not a valid public key');
-    }
-    return { jws, alg, jwk, jkt, key };
+    const checked: KnownHeader = { segment, header, alg, jwk, jkt: jwkThumbprint(jwk) };
+    this.headers.set(segment, checked);
+    return checked;
   }
 
   /** Everything after the signature: the claims against the request, the nonce, and the replay check. */
@@ -225,8 +282,8 @@ export class DpopVerifier {
         `DPoP htm ${q(htm ?? null)} does not match the request method ${check.method}`,
       );
     }
-    const expectedHtu = htuOf(check.url);
-    if (typeof htu !== 'string' || expectedHtu === undefined || htuOf(htu) !== expectedHtu) {
+    const expectedHtu = this.htus.of(check.url, htuOf);
+    if (typeof htu !== 'string' || expectedHtu === undefined || this.htus.of(htu, htuOf) !== expectedHtu) {
       throw new DpopError(
         'dpop_htu_mismatch',
         `DPoP htu ${q(htu ?? null)} does not match the request URL ${expectedHtu ?? ''}`,
@@ -248,7 +305,7 @@ export class DpopVerifier {
     if (check.accessToken !== undefined) {
       if (typeof ath !== 'string')
         throw new DpopError('dpop_ath_mismatch', 'the DPoP proof has no ath for the access token');
-      if (!bytesEqual(ath, accessTokenHash(check.accessToken))) {
+      if (!bytesEqual(ath, this.tokenHashes.of(check.accessToken, accessTokenHash))) {
         throw new DpopError('dpop_ath_mismatch', 'DPoP ath does not match the access token');
       }
     }

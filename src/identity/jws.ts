@@ -47,6 +47,31 @@ export function parseCompactJws(token: string): ParsedJws {
   };
 }
 
+/**
+ * parseCompactJws for a token whose header segment the caller has decoded before: `known.header`
+ * is that segment's decoded header, reused as is (never mutate it). Only the payload is decoded;
+ * every failure is `token_malformed`, and a token with another header segment is refused.
+ */
+export function parseCompactJwsWithHeader(
+  token: string,
+  known: { segment: string; header: Record<string, unknown> },
+): ParsedJws {
+  const parts = token.split('.');
+  if (parts.length !== 3)
+    throw new TokenError('token_malformed', 'a JWS must have exactly three dot-separated parts');
+  const [h, p, s] = parts as [string, string, string];
+  if (h !== known.segment) throw new TokenError('token_malformed', 'the JWS header is not the one expected');
+  if (!p || !s || !SEGMENT.test(p) || !SEGMENT.test(s)) {
+    throw new TokenError('token_malformed', 'a JWS part is empty or not base64url');
+  }
+  return {
+    header: known.header,
+    payload: decodeJsonObject(p, 'the JWS payload'),
+    signingInput: `${h}.${p}`,
+    signature: Buffer.from(s, 'base64url'),
+  };
+}
+
 /** Verify a signature with an algorithm the caller has already checked against its allow-list. */
 export function verifyJwsSignature(
   alg: AgentAlg,
