@@ -4,6 +4,7 @@ import { q } from '../errors.js';
 import { RevokedError, TokenError } from './errors.js';
 import { parseCompactJws, typIs, verifyJwsSignature } from './jws.js';
 import type { ServiceKeys, VerificationKey } from './keys.js';
+import { BoundedMap } from './bounded-map.js';
 import { SERVICE_ALG } from './keys.js';
 import { grantActiveAt } from './model.js';
 import type { IdentityState } from './state.js';
@@ -146,12 +147,14 @@ function deepFreeze<T>(value: T): T {
  * verified under; a rotation past the grace period or a reload of the keys makes it a miss.
  */
 export class VerifiedTokens {
-  private readonly entries = new Map<
+  private readonly entries: BoundedMap<
     string,
     { kid: string; key: VerificationKey; claims: AccessTokenClaims }
-  >();
+  >;
 
-  constructor(private readonly limit = 1000) {}
+  constructor(limit = 1000) {
+    this.entries = new BoundedMap(limit);
+  }
 
   lookup(token: string, keys: ServiceKeys, now: number): AccessTokenClaims | undefined {
     const e = this.entries.get(token);
@@ -162,10 +165,6 @@ export class VerifiedTokens {
   }
 
   remember(token: string, kid: string, key: VerificationKey, claims: AccessTokenClaims): void {
-    if (this.entries.size >= this.limit) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
     // Shared by every request that presents the token: nothing may change it.
     this.entries.set(token, { kid, key, claims: deepFreeze(claims) });
   }

@@ -14,13 +14,8 @@ import {
   type AgentAlg,
   type PublicJwk,
 } from './jwk.js';
-import {
-  parseCompactJws,
-  parseCompactJwsWithHeader,
-  typIs,
-  verifyJwsSignature,
-  type ParsedJws,
-} from './jws.js';
+import { parseCompactJws, typIs, verifyJwsSignature, type ParsedJws } from './jws.js';
+import { BoundedMap } from './bounded-map.js';
 import { SignatureThread } from './verify-thread.js';
 import { ReplayCache } from './replay-cache.js';
 
@@ -71,31 +66,6 @@ interface KnownHeader {
   jkt: string;
 }
 
-/** Bounded memory of a pure function's answers: the oldest entry goes first when it is full. */
-class Memo<V> {
-  private readonly entries = new Map<string, V>();
-
-  get(key: string): V | undefined {
-    return this.entries.get(key);
-  }
-
-  set(key: string, value: V): void {
-    if (this.entries.size >= MEMO_LIMIT) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
-    this.entries.set(key, value);
-  }
-
-  of(key: string, compute: (key: string) => V): V {
-    const known = this.entries.get(key);
-    if (known !== undefined || this.entries.has(key)) return known as V;
-    const value = compute(key);
-    this.set(key, value);
-    return value;
-  }
-}
-
 /** Normalise a URL for `htu` comparison: scheme, host and port as the URL parser sees them, path. */
 export function htuOf(url: string): string | undefined {
   try {
@@ -120,7 +90,7 @@ export function accessTokenHash(token: string): string {
 
 export class DpopVerifier {
   private readonly replay: ReplayCache;
-  private readonly keys = new Map<string, KeyObject>();
+  private readonly keys = new BoundedMap<string, KeyObject>(KEY_CACHE_LIMIT);
   private readonly nonceSecret = randomBytes(32);
   private readonly nonceSlotMs: number;
   private readonly maxProofBytes: number;
@@ -128,9 +98,9 @@ export class DpopVerifier {
   // An agent sends the same header (its key) and the same access token with every proof, to the
   // same URL: what is derived from them alone is worked out once. Only headers that passed every
   // check are kept; the signature, the claims and the binding to the token are checked each time.
-  private readonly headers = new Memo<KnownHeader>();
-  private readonly tokenHashes = new Memo<string>();
-  private readonly htus = new Memo<string | undefined>();
+  private readonly headers = new BoundedMap<string, KnownHeader>(MEMO_LIMIT);
+  private readonly tokenHashes = new BoundedMap<string, string>(MEMO_LIMIT);
+  private readonly htus = new BoundedMap<string, string | undefined>(MEMO_LIMIT);
 
   constructor(private readonly options: DpopOptions) {
     // INVARIANT: a proof is accepted only while |now - iat| <= window, so every acceptance of the
@@ -169,15 +139,7 @@ export class DpopVerifier {
   }
 
   private importKey(jkt: string, jwk: PublicJwk): KeyObject {
-    const cached = this.keys.get(jkt);
-    if (cached) return cached;
-    const key = importPublicJwk(jwk);
-    if (this.keys.size >= KEY_CACHE_LIMIT) {
-      const oldest = this.keys.keys().next().value;
-      if (oldest !== undefined) this.keys.delete(oldest);
-    }
-    this.keys.set(jkt, key);
-    return key;
+    return this.keys.of(jkt, () => importPublicJwk(jwk));
   }
 
   /**
@@ -211,16 +173,15 @@ export class DpopVerifier {
   private parse(proof: string, check: DpopCheck): ParsedProof {
     if (proof.length > this.maxProofBytes)
       throw new DpopError('dpop_malformed', 'the DPoP proof is too large');
-    const dot = proof.indexOf('.');
-    const known = dot > 0 ? this.headers.get(proof.slice(0, dot)) : undefined;
+    const segment = proof.slice(0, Math.max(0, proof.indexOf('.')));
+    const known = this.headers.get(segment);
     let jws: ParsedJws;
     try {
-      jws = known ? parseCompactJwsWithHeader(proof, known) : parseCompactJws(proof);
+      jws = parseCompactJws(proof, known);
     } catch (err) {
       throw new DpopError('dpop_malformed', `the DPoP proof is malformed: ${(err as TokenError).message}`);
     }
-    const { alg, jwk, jkt } =
-      known ?? this.checkHeader(jws.signingInput.slice(0, jws.signingInput.indexOf('.')), jws.header);
+    const { alg, jwk, jkt } = known ?? this.checkHeader(segment, jws.header);
     if (check.expectedJkt !== undefined && !bytesEqual(jkt, check.expectedJkt)) {
       throw new DpopError('dpop_key_mismatch', 'the DPoP proof key is not the key the token is bound to');
     }

@@ -30,8 +30,15 @@ function decodeJsonObject(segment: string, what: string): Record<string, unknown
   return value as Record<string, unknown>;
 }
 
-/** Split and decode a compact JWS. Verifies nothing; every failure is `token_malformed`. */
-export function parseCompactJws(token: string): ParsedJws {
+/**
+ * Split and decode a compact JWS. Verifies nothing; every failure is `token_malformed`. `known` is a
+ * header segment the caller decoded before: its decoded header is reused as is (never mutate it),
+ * and a token with another header segment is refused.
+ */
+export function parseCompactJws(
+  token: string,
+  known?: { segment: string; header: Record<string, unknown> },
+): ParsedJws {
   const parts = token.split('.');
   if (parts.length !== 3)
     throw new TokenError('token_malformed', 'a JWS must have exactly three dot-separated parts');
@@ -39,33 +46,10 @@ export function parseCompactJws(token: string): ParsedJws {
   if (!h || !p || !s || !SEGMENT.test(h) || !SEGMENT.test(p) || !SEGMENT.test(s)) {
     throw new TokenError('token_malformed', 'a JWS part is empty or not base64url');
   }
+  if (known && h !== known.segment)
+    throw new TokenError('token_malformed', 'the JWS header is not the one expected');
   return {
-    header: decodeJsonObject(h, 'the JWS header'),
-    payload: decodeJsonObject(p, 'the JWS payload'),
-    signingInput: `${h}.${p}`,
-    signature: Buffer.from(s, 'base64url'),
-  };
-}
-
-/**
- * parseCompactJws for a token whose header segment the caller has decoded before: `known.header`
- * is that segment's decoded header, reused as is (never mutate it). Only the payload is decoded;
- * every failure is `token_malformed`, and a token with another header segment is refused.
- */
-export function parseCompactJwsWithHeader(
-  token: string,
-  known: { segment: string; header: Record<string, unknown> },
-): ParsedJws {
-  const parts = token.split('.');
-  if (parts.length !== 3)
-    throw new TokenError('token_malformed', 'a JWS must have exactly three dot-separated parts');
-  const [h, p, s] = parts as [string, string, string];
-  if (h !== known.segment) throw new TokenError('token_malformed', 'the JWS header is not the one expected');
-  if (!p || !s || !SEGMENT.test(p) || !SEGMENT.test(s)) {
-    throw new TokenError('token_malformed', 'a JWS part is empty or not base64url');
-  }
-  return {
-    header: known.header,
+    header: known ? known.header : decodeJsonObject(h, 'the JWS header'),
     payload: decodeJsonObject(p, 'the JWS payload'),
     signingInput: `${h}.${p}`,
     signature: Buffer.from(s, 'base64url'),

@@ -2,23 +2,16 @@
 
 import type { KeyObject } from 'node:crypto';
 import { serveRequests } from '../request-thread.js';
+import { BoundedMap } from './bounded-map.js';
 import { importPublicJwk } from './jwk.js';
 import { verifyJwsSignature } from './jws.js';
 import type { SignatureRequest } from './verify-thread.js';
 
 const KEY_CACHE_LIMIT = 10_000;
-const keys = new Map<string, KeyObject>();
+const keys = new BoundedMap<string, KeyObject>(KEY_CACHE_LIMIT);
 
 function keyOf(r: SignatureRequest): KeyObject {
-  let key = keys.get(r.jkt);
-  if (key) return key;
-  key = importPublicJwk(r.jwk);
-  if (keys.size >= KEY_CACHE_LIMIT) {
-    const oldest = keys.keys().next().value;
-    if (oldest !== undefined) keys.delete(oldest);
-  }
-  keys.set(r.jkt, key);
-  return key;
+  return keys.of(r.jkt, () => importPublicJwk(r.jwk));
 }
 
 serveRequests((r: SignatureRequest): boolean => {
