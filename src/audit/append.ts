@@ -16,6 +16,18 @@ export interface PendingEntry {
 }
 
 /**
+ * A pending entry as its canonical JSON text (entry.ts), the form in which entries are queued and
+ * sent to the writer thread; the UTF-8 encoding of `text` is the entry's bytes.
+ */
+export interface PendingText extends Omit<PendingEntry, 'bytes'> {
+  text: string;
+}
+
+export function pendingBytes(e: PendingText): PendingEntry {
+  return { bytes: Buffer.from(e.text, 'utf8'), at: e.at, type: e.type, traceId: e.traceId };
+}
+
+/**
  * Append `entries` in order and return the index of the first and the new size.
  * INVARIANT: runs inside a write transaction on `storage`'s connection, so the size it reads and
  * the hashes it stores cannot interleave with another writer's (another process, or the writer thread).

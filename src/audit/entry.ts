@@ -41,6 +41,15 @@ export type LogEntry = z.infer<typeof EntrySchema>;
 
 /** The canonical bytes of an event, ready to be appended. `at` must be set by the caller. */
 export function encodeEntry(event: AuditEvent, at: number): Buffer {
+  return Buffer.from(encodeEntryText(event, at), 'utf8');
+}
+
+/**
+ * The canonical JSON text of an event: its UTF-8 encoding is the entry's bytes. A string crosses to
+ * the writer thread for a copy of its characters, where a Buffer would take its whole backing store
+ * along (a small Buffer shares an 8 KiB pool with others).
+ */
+export function encodeEntryText(event: AuditEvent, at: number): string {
   const entry: LogEntry = {
     v: ENTRY_VERSION,
     time: new Date(at).toISOString(),
@@ -55,7 +64,7 @@ export function encodeEntry(event: AuditEvent, at: number): Buffer {
     details: event.details,
   };
   try {
-    return Buffer.from(canonicalJson(entry), 'utf8');
+    return canonicalJson(entry);
   } catch (err) {
     throw new WardenError('audit_unavailable', 'the audit event cannot be serialised', { cause: err });
   }

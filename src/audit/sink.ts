@@ -14,14 +14,14 @@ import { Worker } from 'node:worker_threads';
 import type { Kysely } from 'kysely';
 import { WardenError } from '../errors.js';
 import type { Database, Store } from '../store/index.js';
-import { appendEntries, type PendingEntry } from './append.js';
-import { encodeEntry } from './entry.js';
+import { appendEntries, pendingBytes, type PendingText } from './append.js';
+import { encodeEntryText } from './entry.js';
 import { LAZY_COMMIT_MS, type AuditEvent, type AuditSink } from './event.js';
 import { LogStorage } from './storage.js';
 import type { WorkerReply, WorkerRequest, WriterOptions } from './writer.js';
 
 interface Waiter {
-  entry: PendingEntry;
+  entry: PendingText;
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -75,10 +75,15 @@ export class LogAuditSink implements AuditSink {
   }
 
   private enqueue(event: AuditEvent, tx: Kysely<Database> | undefined, lazy: boolean): Promise<void> {
-    let entry: PendingEntry;
+    let entry: PendingText;
     try {
       const at = event.at ?? Date.now();
-      entry = { bytes: encodeEntry(event, at), at, type: event.type, traceId: event.trace?.trace_id ?? null };
+      entry = {
+        text: encodeEntryText(event, at),
+        at,
+        type: event.type,
+        traceId: event.trace?.trace_id ?? null,
+      };
     } catch (err) {
       return Promise.reject(err instanceof WardenError ? err : unavailable(err));
     }
@@ -86,7 +91,7 @@ export class LogAuditSink implements AuditSink {
       // The caller's transaction runs on the store's one connection, so these synchronous
       // statements are part of it.
       try {
-        appendEntries(this.storage, [entry]);
+        appendEntries(this.storage, [pendingBytes(entry)]);
         return Promise.resolve();
       } catch (err) {
         return Promise.reject(unavailable(err));
@@ -127,7 +132,7 @@ export class LogAuditSink implements AuditSink {
       await this.store.db.transaction().execute(() => {
         appendEntries(
           this.storage,
-          batch.map((w) => w.entry),
+          batch.map((w) => pendingBytes(w.entry)),
         );
         return Promise.resolve();
       });

@@ -2,7 +2,7 @@
 // arrive while a commit is under way are taken together into the next one.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import type { PendingEntry } from './append.js';
+import { pendingBytes, type PendingText } from './append.js';
 import { WitnessSubmitter } from './witness-client.js';
 import {
   LogWriter,
@@ -27,7 +27,7 @@ const timer = options.checkpoints
   ? setInterval(() => writer.tick(Date.now()), Math.max(100, Math.min(options.checkpoints.intervalMs, 1000)))
   : undefined;
 
-let queue: Array<{ batch: number; entries: PendingEntry[] }> = [];
+let queue: Array<{ batch: number; entries: PendingText[] }> = [];
 let scheduled = false;
 
 function reply(message: WorkerReply): void {
@@ -38,13 +38,7 @@ function flush(): void {
   scheduled = false;
   const requests = queue;
   queue = [];
-  // Buffers arrive as plain Uint8Arrays after the structured clone.
-  const entries = requests.flatMap((r) =>
-    r.entries.map((e) => ({
-      ...e,
-      bytes: Buffer.from(e.bytes.buffer, e.bytes.byteOffset, e.bytes.byteLength),
-    })),
-  );
+  const entries = requests.flatMap((r) => r.entries.map(pendingBytes));
   try {
     const { first } = writer.append(entries);
     let next = first;

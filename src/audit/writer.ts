@@ -3,7 +3,7 @@
 // connection to the database file, so commits never block the thread that serves requests.
 
 import SQLite from 'better-sqlite3';
-import { appendEntries, type PendingEntry } from './append.js';
+import { appendEntries, type PendingEntry, type PendingText } from './append.js';
 import { makeCheckpoint } from './checkpoints.js';
 import { LogStorage } from './storage.js';
 import type { WitnessTarget } from './witness-client.js';
@@ -24,7 +24,7 @@ export interface WriterOptions {
   witnesses?: WitnessTarget[];
 }
 
-export type WorkerRequest = { kind: 'append'; batch: number; entries: PendingEntry[] } | { kind: 'close' };
+export type WorkerRequest = { kind: 'append'; batch: number; entries: PendingText[] } | { kind: 'close' };
 
 export type WorkerReply =
   | { kind: 'appended'; batch: number; first: number; size: number }

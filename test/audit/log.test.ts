@@ -135,6 +135,47 @@ describe('appending', () => {
     });
   });
 
+  test('entries travel to the writer thread as text: the stored bytes are the canonical UTF-8, byte for byte', async () => {
+    // Text beyond ASCII: two- and three-byte characters, an astral one (a surrogate pair in
+    // JavaScript), a control character JSON escapes, and an argument larger than one Buffer pool.
+    const texts = [
+      'café → naïve',
+      '日本語のメール',
+      'emoji 🛡️ and 𝒳',
+      'tab\tnew\nline\u0001',
+      'x'.repeat(9000),
+    ];
+    const events = texts.map((t, i) => event(i, { details: { call: i, arguments: { body: t } } }));
+    const threaded = await freshStore();
+    const sink = new LogAuditSink(threaded.store, {});
+    await Promise.all(events.map((e) => sink.record(e)));
+    await sink.close();
+    const inline = await freshStore();
+    const inlineSink = new LogAuditSink(inline.store);
+    for (const e of events) await inlineSink.record(e);
+    await inlineSink.close();
+    const stored = (s: Store): Buffer[] =>
+      Array.from({ length: 5 }, (_, i) => (storageOf(s).entry(i) as { entry: Buffer }).entry);
+    const byCall = (bufs: Buffer[]): Map<unknown, Buffer> =>
+      new Map(bufs.map((b) => [decodeEntry(b).details['call'], b]));
+    const fromThread = byCall(stored(threaded.store));
+    const fromInline = byCall(stored(inline.store));
+    events.forEach((e, i) => {
+      const expected = encodeEntry(e, e.at as number);
+      assert.deepEqual(fromThread.get(i), expected, `entry ${i} from the writer thread`);
+      assert.deepEqual(fromInline.get(i), expected, `entry ${i} committed inline`);
+    });
+    // "café" and the shield emoji as their UTF-8 bytes, written out.
+    assert.ok((fromThread.get(0) as Buffer).includes(Buffer.from('636166c3a9', 'hex')));
+    assert.ok((fromThread.get(2) as Buffer).includes(Buffer.from('f09f9ba1', 'hex')));
+    assert.equal(
+      (decodeEntry(fromThread.get(2) as Buffer).details['arguments'] as { body: string }).body,
+      texts[2],
+    );
+    makeCheckpoint(storageOf(threaded.store), [SKEY], 1);
+    assert.equal((await verifyLog(storageOf(threaded.store), [VKEY])).problem, null);
+  });
+
   test('lazily recorded events ride with the next commit, or are committed within the lazy bound', async () => {
     const { store } = await freshStore();
     const sink = new LogAuditSink(store, {});
