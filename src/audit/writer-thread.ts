@@ -38,9 +38,8 @@ function flush(): void {
   scheduled = false;
   const requests = queue;
   queue = [];
-  const entries = requests.flatMap((r) => r.entries.map(pendingBytes));
   try {
-    const { first } = writer.append(entries);
+    const { first } = writer.append(requests.flatMap((r) => r.entries.map(pendingBytes)));
     let next = first;
     for (const r of requests) {
       reply({ kind: 'appended', batch: r.batch, first: next, size: next + r.entries.length });
