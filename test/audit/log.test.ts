@@ -7,6 +7,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import {
   LogAuditSink,
   LogStorage,
@@ -18,7 +19,8 @@ import {
 } from '../../src/audit/index.js';
 import { LAZY_COMMIT_MS } from '../../src/audit/event.js';
 import { appendEntries } from '../../src/audit/append.js';
-import { encodeEntry } from '../../src/audit/entry.js';
+import { encodeEntry, encodeEntryText } from '../../src/audit/entry.js';
+import type { WorkerReply, WorkerRequest } from '../../src/audit/writer.js';
 import { buildEvidence, proveConsistency, proveInclusion } from '../../src/audit/prove.js';
 import { verifyLog } from '../../src/audit/verify-log.js';
 import {
@@ -174,6 +176,57 @@ describe('appending', () => {
     );
     makeCheckpoint(storageOf(threaded.store), [SKEY], 1);
     assert.equal((await verifyLog(storageOf(threaded.store), [VKEY])).problem, null);
+  });
+
+  test('the writer thread answers a batch it cannot encode as failed, commits nothing of it, and goes on', async () => {
+    const { store, file } = await freshStore();
+    // The thread as `warden serve` runs it (the build of the same sources: `npm test` compiles first).
+    const worker = new Worker(new URL('../../dist/src/audit/writer-thread.js', import.meta.url), {
+      workerData: { file },
+    });
+    const replies: WorkerReply[] = [];
+    // A thread that dies instead of answering fails the test rather than hanging it.
+    const next = (): Promise<WorkerReply> =>
+      new Promise((resolve, reject) => {
+        const died = (why: unknown): void => reject(new Error(`the writer thread ended: ${String(why)}`));
+        worker.once('error', died);
+        worker.once('exit', died);
+        worker.once('message', (r: WorkerReply) => {
+          worker.off('error', died);
+          worker.off('exit', died);
+          resolve(r);
+        });
+      });
+    const post = async (request: WorkerRequest): Promise<WorkerReply> => {
+      const reply = next();
+      worker.postMessage(request);
+      const r = await reply;
+      replies.push(r);
+      return r;
+    };
+    const good = (i: number): WorkerRequest => {
+      const e = event(i);
+      return {
+        kind: 'append',
+        batch: i,
+        entries: [
+          { text: encodeEntryText(e, e.at as number), at: e.at as number, type: e.type, traceId: null },
+        ],
+      };
+    };
+    assert.deepEqual(await post(good(1)), { kind: 'appended', batch: 1, first: 0, size: 1 });
+    // A message that is not an entry's text (as a caller bypassing the sink might send).
+    const bad = { kind: 'append', batch: 2, entries: [{ text: 42, at: 0, type: 'x', traceId: null }] };
+    const r = await post(bad as unknown as WorkerRequest);
+    assert.equal(r.kind, 'failed');
+    assert.equal((r as { batch: number }).batch, 2);
+    assert.deepEqual(await post(good(3)), { kind: 'appended', batch: 3, first: 1, size: 2 });
+    const closed = next();
+    worker.postMessage({ kind: 'close' } satisfies WorkerRequest);
+    assert.deepEqual(await closed, { kind: 'closed' });
+    await worker.terminate();
+    assert.equal(storageOf(store).size(), 2);
+    assert.equal(decodeEntry((storageOf(store).entry(1) as { entry: Buffer }).entry).details['call'], 3);
   });
 
   test('lazily recorded events ride with the next commit, or are committed within the lazy bound', async () => {
