@@ -50,7 +50,10 @@ export class Secrets {
       const v = env[ref.env];
       if (v === undefined || v === '')
         throw new WardenError('config_invalid', `environment variable ${q(ref.env)} is not set`);
-      this.fromEnv.add(v);
+      if (!this.fromEnv.has(v)) {
+        this.fromEnv.add(v);
+        this.compiled = undefined;
+      }
       return v;
     }
     const v = this.values.get(ref.secret);
@@ -64,22 +67,13 @@ export class Secrets {
     return [...new Set([...this.values.values(), ...this.fromEnv])];
   }
 
-  /** The patterns for `all()` as it was when they were made: remade when a value is added. */
-  private compiled: { count: number; patterns: readonly RegExp[] } | undefined;
+  /** The patterns for `all()`, made on first use and dropped when resolve() adds a value. */
+  private compiled: readonly RegExp[] | undefined;
 
-  /**
-   * One literal pattern per secret value, for redactSecrets. Every result is redacted with them,
-   * so they are made once; values are only ever added (an environment variable resolved later).
-   */
+  /** One literal pattern per secret value, for redactSecrets, which every result goes through. */
   patterns(): readonly RegExp[] {
-    const count = this.values.size + this.fromEnv.size;
-    if (this.compiled?.count !== count) {
-      this.compiled = {
-        count,
-        patterns: this.all().map((v) => new RegExp(v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'g')),
-      };
-    }
-    return this.compiled.patterns;
+    this.compiled ??= this.all().map((v) => new RegExp(v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'g'));
+    return this.compiled;
   }
 
   /** `text` with every secret value replaced by `[redacted]`. */

@@ -157,7 +157,7 @@ describe('appending', () => {
     for (const e of events) await inlineSink.record(e);
     await inlineSink.close();
     const stored = (s: Store): Buffer[] =>
-      Array.from({ length: 5 }, (_, i) => (storageOf(s).entry(i) as { entry: Buffer }).entry);
+      texts.map((_, i) => (storageOf(s).entry(i) as { entry: Buffer }).entry);
     const byCall = (bufs: Buffer[]): Map<unknown, Buffer> =>
       new Map(bufs.map((b) => [decodeEntry(b).details['call'], b]));
     const fromThread = byCall(stored(threaded.store));
